@@ -1,0 +1,546 @@
+"""The application service: one method per command of the appraisal ledger.
+
+Each command loads what it needs, lets the aggregates decide (a refusal raises a typed
+domain error and records nothing), then saves every changed aggregate in one transaction.
+Who may call which command by role is the HTTP layer's concern; the rules of the domain
+(rater in force, no rating after lock, appeal window, ...) are enforced here and below.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from domain.appeal import Appeal
+from domain.base import recording_clock
+from domain.cycle import PerformanceCycle, period_bounds
+from domain.employee import Employee
+from domain.errors import (
+    AlreadyExists,
+    AppealAlreadyFiled,
+    ConcurrentChange,
+    CycleLocked,
+    CycleNotLocked,
+    InvalidValue,
+    NotFound,
+)
+from domain.evaluation import Evaluation
+from domain.feedback import FeedbackItem
+from domain.rubric import Rubric
+from domain.scoring import FeedbackSummary, RubricPolicy
+from domain.values import (
+    Aspect,
+    BerakhlakValue,
+    ChangeSource,
+    Direction,
+    FeedbackSource,
+    ItemKind,
+    OrganisationalResult,
+    Periodicity,
+    Predikat,
+    Rating,
+)
+
+A = TypeVar("A")
+
+#: Feedback about one employee in one period, as (source, score) pairs.
+FeedbackLookup = Callable[[str, str], Sequence[tuple[FeedbackSource, int]]]
+
+#: How often a command that lost a version race is decided again before answering 409.
+CONFLICT_RETRIES = 3
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a command recorded: the log position of its last event, and the ids it made."""
+
+    position: int | None
+    ids: dict[str, Any] = field(default_factory=dict)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _no_feedback(employee_id: str, period: str) -> Sequence[tuple[FeedbackSource, int]]:
+    return ()
+
+
+def _uuid(value: Any, what: str) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise InvalidValue(f"{what} must be a UUID, got {value!r}") from None
+
+
+class AppraisalLedger(Application[UUID]):
+    """The ledger. Tables are named after `name`: `kinerja_events`."""
+
+    name = "Kinerja"
+
+    def __init__(self, env: dict[str, str] | None = None, *,
+                 clock: Callable[[], datetime] = utc_now,
+                 feedback_lookup: FeedbackLookup = _no_feedback) -> None:
+        super().__init__(env)
+        self.clock = clock
+        self.feedback_lookup = feedback_lookup
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # --- plumbing --------------------------------------------------------------------
+
+    def _get(self, cls: type[A], aggregate_id: Any, what: str) -> A:
+        try:
+            aggregate = self.repository.get(_uuid(aggregate_id, f"{what} id"))
+        except AggregateNotFoundError:
+            raise NotFound(f"no {what} {aggregate_id}") from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"no {what} {aggregate_id}")
+        return aggregate
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def _write(self, decide: Callable[[datetime], Sequence[Any]], *,
+               retry: bool = True, ids: dict[str, Any] | None = None,
+               creates: bool = False) -> Written:
+        """Decide on fresh state, then save every aggregate `decide` returns in one
+        transaction. On a lost version race, decide again (commands whose decision does
+        not depend on what changed meanwhile) or answer ConcurrentChange."""
+        attempts = CONFLICT_RETRIES if retry else 1
+        for attempt in range(attempts):
+            at = self.clock()
+            # Every event of one command is recorded at the one instant it was decided.
+            with recording_clock(lambda: at):
+                aggregates = [a for a in decide(at) if a is not None]
+                try:
+                    recordings = self.save(*aggregates)
+                except IntegrityError:
+                    if creates:
+                        raise AlreadyExists("that record already exists") from None
+                    if attempt + 1 == attempts:
+                        raise ConcurrentChange(
+                            "another change to the same record was saved first; "
+                            "read it again and retry") from None
+                    continue
+            position = max((r.notification.id for r in recordings), default=None)
+            return Written(position=position, ids=ids or {})
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _rater_in_force(self, evaluation: Evaluation, at: datetime) -> str | None:
+        employee = self._get(Employee, evaluation.employee_id, "employee")
+        return employee.rater_on(at.date())
+
+    def _policy(self, rubric_id: Any, version: int) -> RubricPolicy:
+        return self._get(Rubric, rubric_id, "rubric").policy(version)
+
+    def _cycle_of(self, evaluation: Evaluation) -> PerformanceCycle:
+        return self._get(PerformanceCycle, evaluation.cycle_id, "cycle")
+
+    # --- employees -------------------------------------------------------------------
+
+    def register_employee(self, *, nip: str, name: str, unit: str, position: str,
+                          actor: str, employee_id: Any = None) -> Written:
+        new_id = _uuid(employee_id, "employee id") if employee_id else uuid.uuid4()
+
+        def decide(at: datetime) -> list[Any]:
+            return [Employee.register(employee_id=new_id, nip=nip, name=name, unit=unit,
+                                      position=position, actor=actor, at=at)]
+        return self._write(decide, creates=True, ids={"employee_id": str(new_id)})
+
+    def assign_rater(self, employee_id: Any, *, rater_id: str, effective_from: date,
+                     actor: str) -> Written:
+        def decide(at: datetime) -> list[Any]:
+            self._get(Employee, rater_id, "rater")
+            employee = self._get(Employee, employee_id, "employee")
+            employee.assign_rater(str(rater_id), effective_from, actor, at)
+            return [employee]
+        return self._write(decide)
+
+    def assign_reviewer(self, employee_id: Any, *, reviewer_id: str, effective_from: date,
+                        actor: str) -> Written:
+        def decide(at: datetime) -> list[Any]:
+            self._get(Employee, reviewer_id, "reviewer")
+            employee = self._get(Employee, employee_id, "employee")
+            employee.assign_reviewer(str(reviewer_id), effective_from, actor, at)
+            return [employee]
+        return self._write(decide)
+
+    def transfer_employee(self, employee_id: Any, *, unit: str, position: str,
+                          effective_from: date, actor: str) -> Written:
+        def decide(at: datetime) -> list[Any]:
+            employee = self._get(Employee, employee_id, "employee")
+            employee.transfer(unit, position, effective_from, actor, at)
+            return [employee]
+        return self._write(decide)
+
+    def end_employment(self, employee_id: Any, *, effective_on: date, reason: str,
+                       actor: str) -> Written:
+        def decide(at: datetime) -> list[Any]:
+            employee = self._get(Employee, employee_id, "employee")
+            employee.end_employment(effective_on, reason, actor, at)
+            return [employee]
+        return self._write(decide)
+
+    def get_employee(self, employee_id: Any) -> Employee:
+        return self._get(Employee, employee_id, "employee")
+
+    # --- rubrics ---------------------------------------------------------------------
+
+    def establish_rubric(self, *, code: str, title: str, actor: str) -> Written:
+        def decide(at: datetime) -> list[Any]:
+            return [Rubric.establish(code=code, title=title, actor=actor, at=at)]
+        return self._write(decide, creates=True,
+                           ids={"rubric_id": str(Rubric.id_for(code.strip()))})
+
+    def publish_rubric_version(self, rubric_id: Any, *, version: int, effective_from: date,
+                               policy: dict[str, Any], indicators: list[dict[str, Any]],
+                               summary: str, actor: str) -> Written:
+        def decide(at: datetime) -> list[Any]:
+            rubric = self._get(Rubric, rubric_id, "rubric")
+            rubric.publish(version=version, effective_from=effective_from, policy=policy,
+                           indicators=indicators, summary=summary, actor=actor, at=at)
+            return [rubric]
+        # No retry: the caller named the version it expects to publish.
+        return self._write(decide, retry=False)
+
+    def get_rubric(self, rubric_id: Any) -> Rubric:
+        return self._get(Rubric, rubric_id, "rubric")
+
+    # --- cycles ----------------------------------------------------------------------
+
+    def start_cycle(self, *, unit: str, year: int, periodicity: Periodicity,
+                    rubric_id: Any, actor: str) -> Written:
+        rubric_uuid = _uuid(rubric_id, "rubric id")
+
+        def decide(at: datetime) -> list[Any]:
+            self._get(Rubric, rubric_uuid, "rubric")
+            return [PerformanceCycle.start(unit=unit, year=year, periodicity=periodicity,
+                                           rubric_id=rubric_uuid, actor=actor, at=at)]
+        return self._write(decide, creates=True, ids={
+            "cycle_id": str(PerformanceCycle.id_for(unit.strip(), year))})
+
+    def get_cycle(self, cycle_id: Any) -> PerformanceCycle:
+        return self._get(PerformanceCycle, cycle_id, "cycle")
+
+    def _on_cycle(self, cycle_id: Any, act: Callable[[PerformanceCycle, datetime], None],
+                  retry: bool = True) -> Written:
+        def decide(at: datetime) -> list[Any]:
+            cycle = self._get(PerformanceCycle, cycle_id, "cycle")
+            act(cycle, at)
+            return [cycle]
+        return self._write(decide, retry=retry)
+
+    def open_period(self, cycle_id: Any, *, period: str, actor: str) -> Written:
+        return self._on_cycle(cycle_id, lambda c, at: c.open_period(period, actor, at))
+
+    def close_period(self, cycle_id: Any, *, period: str, actor: str) -> Written:
+        return self._on_cycle(cycle_id, lambda c, at: c.close_period(period, actor, at))
+
+    def set_organisational_result(self, cycle_id: Any, *, period: str,
+                                  result: OrganisationalResult, actor: str) -> Written:
+        return self._on_cycle(cycle_id, lambda c, at: c.set_organisational_result(
+            period, result, actor, at))
+
+    def name_appeal_panel(self, cycle_id: Any, *, members: list[str], actor: str) -> Written:
+        return self._on_cycle(cycle_id, lambda c, at: c.name_appeal_panel(members, actor, at))
+
+    def lock_cycle(self, cycle_id: Any, *, justification: str | None, actor: str) -> Written:
+        def lock(cycle: PerformanceCycle, at: datetime) -> None:
+            counts: dict[str, Counter[Predikat]] = {}
+            for period, evaluation_ids in cycle.enrolled.items():
+                tally: Counter[Predikat] = Counter()
+                for evaluation_id in evaluation_ids:
+                    evaluation = self._get(Evaluation, evaluation_id, "evaluation")
+                    if evaluation.result is not None:
+                        tally[Predikat(evaluation.result["predikat"])] += 1
+                counts[period] = tally
+            policy = self._latest_policy(cycle.rubric_id, at.date())
+            cycle.lock(predikat_counts=counts, policy=policy, justification=justification,
+                       actor=actor, at=at)
+        # Not retried: the distribution checked must be the one the lock records.
+        return self._on_cycle(cycle_id, lock, retry=False)
+
+    def _latest_policy(self, rubric_id: Any, day: date) -> RubricPolicy:
+        rubric = self._get(Rubric, rubric_id, "rubric")
+        return rubric.policy(rubric.version_in_force(day))
+
+    def reopen_cycle(self, cycle_id: Any, *, reason: str, authority: str,
+                     actor: str) -> Written:
+        return self._on_cycle(cycle_id, lambda c, at: c.reopen(
+            reason=reason, authority=authority, actor=actor, at=at), retry=False)
+
+    # --- evaluations -----------------------------------------------------------------
+
+    def start_evaluations(self, cycle_id: Any, *, period: str, employee_ids: Iterable[Any],
+                          actor: str) -> Written:
+        """Open the SKP of each employee for the period, pinned to the rubric version in
+        force on the period's first day; enrolled in the cycle in the same transaction."""
+        wanted = [str(_uuid(e, "employee id")) for e in employee_ids]
+        if not wanted:
+            raise InvalidValue("name at least one employee")
+        if len(set(wanted)) != len(wanted):
+            raise InvalidValue("an employee is named twice")
+
+        def decide(at: datetime) -> list[Any]:
+            cycle = self._get(PerformanceCycle, cycle_id, "cycle")
+            starts_on, ends_on = period_bounds(period, cycle.periodicity)
+            rubric = self._get(Rubric, cycle.rubric_id, "rubric")
+            version = rubric.version_in_force(starts_on)
+            evaluations = []
+            for employee_id in wanted:
+                employee = self._get(Employee, employee_id, "employee")
+                if not employee.is_employed_on(starts_on):
+                    raise InvalidValue(f"employee {employee_id} is not employed in {period}")
+                if employee.unit_on(starts_on) != cycle.unit:
+                    raise InvalidValue(f"employee {employee_id} is not in unit {cycle.unit}")
+                evaluation_id = Evaluation.id_for(employee_id, period)
+                if self.exists(evaluation_id):
+                    raise AlreadyExists(f"employee {employee_id} already has an "
+                                        f"evaluation for {period}")
+                evaluations.append(Evaluation.start(
+                    employee_id=employee_id, unit=cycle.unit, cycle_id=cycle.id,
+                    period=period, starts_on=starts_on, ends_on=ends_on,
+                    rubric_id=rubric.id, rubric_version=version, actor=actor, at=at))
+            cycle.enrol(period, [str(e.id) for e in evaluations], actor, at)
+            return [cycle, *evaluations]
+        return self._write(decide, ids={"evaluation_ids": [
+            str(Evaluation.id_for(e, period)) for e in wanted]})
+
+    def get_evaluation(self, evaluation_id: Any) -> Evaluation:
+        return self._get(Evaluation, evaluation_id, "evaluation")
+
+    def _on_evaluation(self, evaluation_id: Any,
+                       act: Callable[[Evaluation, PerformanceCycle, datetime], None],
+                       retry: bool = True) -> Written:
+        def decide(at: datetime) -> list[Any]:
+            evaluation = self._get(Evaluation, evaluation_id, "evaluation")
+            cycle = self._cycle_of(evaluation)
+            act(evaluation, cycle, at)
+            return [evaluation]
+        return self._write(decide, retry=retry)
+
+    def plan_item(self, evaluation_id: Any, *, item_id: str, kind: ItemKind, aspect: Aspect,
+                  indicator: str, target: Decimal, direction: Direction,
+                  unit_of_measure: str = "", supports: str | None = None,
+                  actor: str) -> Written:
+        def act(e: Evaluation, cycle: PerformanceCycle, at: datetime) -> None:
+            cycle.require_period_open_for_rating(e.period)
+            e.plan_item(item_id=item_id, kind=kind, aspect=aspect, indicator=indicator,
+                        target=target, direction=direction, unit_of_measure=unit_of_measure,
+                        supports=supports, actor=actor, at=at)
+        return self._on_evaluation(evaluation_id, act)
+
+    def fix_targets(self, evaluation_id: Any, *, actor: str) -> Written:
+        def act(e: Evaluation, cycle: PerformanceCycle, at: datetime) -> None:
+            cycle.require_period_open_for_rating(e.period)
+            e.fix_targets(actor, at)
+        return self._on_evaluation(evaluation_id, act)
+
+    def record_realisation(self, evaluation_id: Any, *, item_id: str, value: Decimal,
+                           evidence: list[str], note: str | None = None,
+                           actor: str) -> Written:
+        def act(e: Evaluation, cycle: PerformanceCycle, at: datetime) -> None:
+            cycle.require_period_open_for_rating(e.period)
+            e.record_realisation(item_id=item_id, value=value, evidence=evidence,
+                                 note=note, actor=actor, at=at)
+        return self._on_evaluation(evaluation_id, act)
+
+    def rate_item(self, evaluation_id: Any, *, item_id: str, override: Rating | None = None,
+                  reason: str | None = None, actor: str) -> Written:
+        def act(e: Evaluation, cycle: PerformanceCycle, at: datetime) -> None:
+            cycle.require_period_open_for_rating(e.period)
+            e.rate_item(item_id=item_id, override=override, reason=reason,
+                        rater_in_force=self._rater_in_force(e, at),
+                        policy=self._policy(e.rubric_id, e.rubric_version),
+                        actor=actor, at=at)
+        return self._on_evaluation(evaluation_id, act)
+
+    def rate_perilaku(self, evaluation_id: Any, *, value: BerakhlakValue, rating: Rating,
+                      note: str | None = None, actor: str) -> Written:
+        def act(e: Evaluation, cycle: PerformanceCycle, at: datetime) -> None:
+            cycle.require_period_open_for_rating(e.period)
+            e.rate_perilaku(value=value, rating=rating, note=note,
+                            rater_in_force=self._rater_in_force(e, at), actor=actor, at=at)
+        return self._on_evaluation(evaluation_id, act)
+
+    def deliver_result(self, evaluation_id: Any, *, departure_reason: str | None = None,
+                       actor: str) -> Written:
+        def act(e: Evaluation, cycle: PerformanceCycle, at: datetime) -> None:
+            cycle.require_period_open_for_rating(e.period)
+            feedback = FeedbackSummary.of_scores(self.feedback_lookup(e.employee_id, e.period))
+            e.deliver(policy=self._policy(e.rubric_id, e.rubric_version), feedback=feedback,
+                      departure_reason=departure_reason,
+                      rater_in_force=self._rater_in_force(e, at), actor=actor, at=at)
+        return self._on_evaluation(evaluation_id, act, retry=False)
+
+    def calibrate_result(self, evaluation_id: Any, *, session: str, hk: Rating, pk: Rating,
+                         reason: str, actor: str) -> Written:
+        """Record a calibration session's adjustment, with the original kept in history."""
+        def act(e: Evaluation, cycle: PerformanceCycle, at: datetime) -> None:
+            if cycle.locked:
+                raise CycleLocked("a locked cycle is not calibrated; reopen it first")
+            e.change_result(source=ChangeSource.CALIBRATION, reference=session, hk=hk,
+                            pk=pk, reason=reason,
+                            policy=self._policy(e.rubric_id, e.rubric_version),
+                            actor=actor, at=at)
+        return self._on_evaluation(evaluation_id, act, retry=False)
+
+    def correct_result(self, evaluation_id: Any, *, hk: Rating, pk: Rating, reason: str,
+                       actor: str) -> Written:
+        """A correction after an audited reopening of the locked cycle."""
+        def act(e: Evaluation, cycle: PerformanceCycle, at: datetime) -> None:
+            if cycle.locked:
+                raise CycleLocked("the cycle is locked; reopen it for correction first")
+            if not cycle.reopened:
+                raise CycleNotLocked("corrections are made in a cycle reopened after lock; "
+                                     "before lock, use calibration")
+            e.change_result(source=ChangeSource.CORRECTION, reference=cycle.reopened,
+                            hk=hk, pk=pk, reason=reason,
+                            policy=self._policy(e.rubric_id, e.rubric_version),
+                            actor=actor, at=at)
+        return self._on_evaluation(evaluation_id, act, retry=False)
+
+    # --- feedback --------------------------------------------------------------------
+
+    def give_feedback(self, *, employee_id: Any, period: str, source: FeedbackSource,
+                      giver_ref: str, score: int, value: BerakhlakValue | None = None,
+                      comment: str | None = None, channel: str | None = None,
+                      external_ref: str | None = None, actor: str) -> Written:
+        written = self.give_feedback_batch([dict(
+            employee_id=employee_id, period=period, source=source, giver_ref=giver_ref,
+            score=score, value=value, comment=comment, channel=channel,
+            external_ref=external_ref)], actor=actor)
+        return Written(position=written.position,
+                       ids={"feedback_id": written.ids["feedback_ids"][0]})
+
+    def give_feedback_batch(self, items: Sequence[dict[str, Any]], *, actor: str) -> Written:
+        """Record many feedback items in one transaction (a complaint channel's batch).
+        Items a channel already sent (same channel and reference) are skipped, so a
+        retried batch records nothing twice."""
+        if not items:
+            raise InvalidValue("a feedback batch needs at least one item")
+        ids: list[Any] = []
+        for item in items:
+            if item.get("channel") and item.get("external_ref"):
+                ids.append(FeedbackItem.id_for_channel_item(item["channel"],
+                                                            item["external_ref"]))
+            else:
+                ids.append(uuid.uuid4())
+        if len(set(ids)) != len(ids):
+            raise InvalidValue("a batch names the same channel reference twice")
+        known_employees: set[str] = set()
+
+        def decide(at: datetime) -> list[Any]:
+            made = []
+            for feedback_id, item in zip(ids, items, strict=True):
+                employee_id = str(_uuid(item["employee_id"], "employee id"))
+                if employee_id not in known_employees:
+                    self._get(Employee, employee_id, "employee")
+                    known_employees.add(employee_id)
+                if item.get("external_ref") and self.exists(feedback_id):
+                    continue
+                made.append(FeedbackItem.give(
+                    feedback_id=feedback_id, employee_id=employee_id,
+                    period=item["period"], source=item["source"],
+                    giver_ref=item["giver_ref"], score=item["score"],
+                    value=item.get("value"), comment=item.get("comment"),
+                    channel=item.get("channel"), external_ref=item.get("external_ref"),
+                    actor=actor, at=at))
+            return made
+        return self._write(decide, ids={"feedback_ids": [str(i) for i in ids]})
+
+    # --- appeals ---------------------------------------------------------------------
+
+    def file_appeal(self, evaluation_id: Any, *, grounds: str, actor: str) -> Written:
+        def decide(at: datetime) -> list[Any]:
+            evaluation = self._get(Evaluation, evaluation_id, "evaluation")
+            if self.exists(Appeal.id_for(evaluation.id)):
+                raise AppealAlreadyFiled("an appeal was already filed for this evaluation")
+            cycle = self._cycle_of(evaluation)
+            employee = self._get(Employee, evaluation.employee_id, "employee")
+            return [Appeal.file(evaluation=evaluation, rater_id=evaluation.delivered_by or "",
+                                grounds=grounds,
+                                panel=cycle.appeal_panel,
+                                superior_id=employee.reviewer_on(at.date()),
+                                actor=actor, at=at)]
+        written = self._write(decide, retry=False)
+        try:
+            appeal_id = Appeal.id_for(_uuid(evaluation_id, "evaluation id"))
+        except InvalidValue:  # pragma: no cover - _get already refused it
+            appeal_id = None
+        return Written(position=written.position, ids={"appeal_id": str(appeal_id)})
+
+    def get_appeal(self, appeal_id: Any) -> Appeal:
+        return self._get(Appeal, appeal_id, "appeal")
+
+    def _on_appeal(self, appeal_id: Any, act: Callable[[Appeal, datetime], None]) -> Written:
+        def decide(at: datetime) -> list[Any]:
+            appeal = self._get(Appeal, appeal_id, "appeal")
+            act(appeal, at)
+            return [appeal]
+        return self._write(decide, retry=False)
+
+    def request_explanation(self, appeal_id: Any, *, party: str, question: str,
+                            actor: str) -> Written:
+        return self._on_appeal(appeal_id, lambda a, at: a.request_explanation(
+            party=party, question=question, actor=actor, at=at))
+
+    def give_explanation(self, appeal_id: Any, *, text: str, actor: str) -> Written:
+        return self._on_appeal(appeal_id, lambda a, at: a.give_explanation(
+            text=text, actor=actor, at=at))
+
+    def withdraw_appeal(self, appeal_id: Any, *, reason: str, actor: str) -> Written:
+        return self._on_appeal(appeal_id, lambda a, at: a.withdraw(
+            reason=reason, actor=actor, at=at))
+
+    def decide_appeal(self, appeal_id: Any, *, outcome: str, hk: Rating | None = None,
+                      pk: Rating | None = None, reasons: str, actor: str) -> Written:
+        """Final decision; a change supersedes the result on the evaluation, both saved
+        in one transaction."""
+        def decide(at: datetime) -> list[Any]:
+            appeal = self._get(Appeal, appeal_id, "appeal")
+            evaluation = self._get(Evaluation, appeal.evaluation_id, "evaluation")
+            assert evaluation.result is not None
+            policy = self._policy(evaluation.rubric_id, evaluation.rubric_version)
+            appeal.decide(outcome=outcome, hk=hk, pk=pk, reasons=reasons, policy=policy,
+                          current=evaluation.result, actor=actor, at=at)
+            if outcome == "kept":
+                return [appeal]
+            assert hk is not None and pk is not None
+            evaluation.change_result(source=ChangeSource.APPEAL, reference=str(appeal.id),
+                                     hk=hk, pk=pk, reason=reasons, policy=policy,
+                                     actor=actor, at=at)
+            return [appeal, evaluation]
+        return self._write(decide, retry=False)
+
+    def record_appeal_lapsed(self, evaluation_id: Any, *, actor: str) -> Written:
+        def act(e: Evaluation, cycle: PerformanceCycle, at: datetime) -> None:
+            e.record_appeal_lapsed(today=at.date(),
+                                   appeal_filed=self.exists(Appeal.id_for(e.id)),
+                                   actor=actor, at=at)
+        return self._on_evaluation(evaluation_id, act, retry=False)

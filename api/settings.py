@@ -1,0 +1,124 @@
+"""All configuration, read in one place.
+
+`KINERJA_DATABASE_URL` chooses the store; `library_env()` maps it onto the settings of the
+`eventsourcing` library, and nothing else in the project reads the environment.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path(".kinerja")
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    kind: str  # "memory", "sqlite" or "postgresql"
+    sqlite_path: Path | None = None
+    host: str = ""
+    port: int = 5432
+    user: str = ""
+    password: str = ""
+    dbname: str = ""
+    schema: str = ""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KINERJA_", extra="ignore")
+
+    #: `sqlite:///path/file.sqlite3`, `postgresql://user:pw@host:port/db`, or `memory://`.
+    database_url: str = ""
+    #: Where the store file (by default), the token secret and the signing key live.
+    data_dir: Path = DEFAULT_DATA_DIR
+    #: PostgreSQL schema holding every table of one installation.
+    postgres_schema: str = "kinerja"
+    postgres_pool_size: int = Field(default=8, ge=1, le=100)
+    #: Origin line of signed checkpoints (C2SP tlog-checkpoint).
+    ledger_origin: str = "kinerja-ledger.jakarta.go.id/appraisals"
+    #: Publish a checkpoint after this many new events, or this many seconds.
+    checkpoint_every_events: int = Field(default=1000, ge=1)
+    checkpoint_every_seconds: float = Field(default=60.0, gt=0)
+    #: Master key for personal-data keys (base64, 32 bytes); else a file in data_dir.
+    master_key: str | None = None
+
+    @field_validator("postgres_schema")
+    @classmethod
+    def _schema_is_a_plain_identifier(cls, value: str) -> str:
+        if not _SCHEMA_NAME.match(value):
+            raise ValueError("must be a lower-case SQL identifier (a-z, 0-9, _)")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'ledger.sqlite3'}"
+
+    def store(self) -> StoreLocation:
+        return parse_database_url(self.resolved_database_url, self.postgres_schema)
+
+    def library_env(self) -> dict[str, str]:
+        """The `eventsourcing` settings for this store."""
+        store = self.store()
+        if store.kind == "memory":
+            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        if store.kind == "sqlite":
+            assert store.sqlite_path is not None
+            store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(store.sqlite_path),
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": store.dbname,
+            "POSTGRES_HOST": store.host,
+            "POSTGRES_PORT": str(store.port),
+            "POSTGRES_USER": store.user,
+            "POSTGRES_PASSWORD": store.password,
+            "POSTGRES_SCHEMA": store.schema,
+            # A full pool should fail fast, not make a save wait for minutes.
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+            "POSTGRES_MAX_OVERFLOW": "4",
+            "POSTGRES_MAX_WAITING": "64",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+        }
+
+
+def parse_database_url(url: str, default_schema: str = "kinerja") -> StoreLocation:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "memory":
+        return StoreLocation(kind="memory")
+    if scheme == "sqlite":
+        # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy reads them.
+        path = parts.path[1:] if parts.path.startswith("/") else parts.path
+        if parts.netloc or not path:
+            raise SettingsError(
+                f"KINERJA_DATABASE_URL {url!r}: write sqlite:///path/to/file.sqlite3")
+        return StoreLocation(kind="sqlite", sqlite_path=Path(unquote(path)))
+    if scheme in ("postgresql", "postgres"):
+        dbname = unquote(parts.path.lstrip("/"))
+        if not parts.hostname or not dbname:
+            raise SettingsError(
+                f"KINERJA_DATABASE_URL {url!r}: write postgresql://user:pw@host:port/db")
+        schema = parse_qs(parts.query).get("schema", [default_schema])[0]
+        if not _SCHEMA_NAME.match(schema):
+            raise SettingsError(f"PostgreSQL schema {schema!r} is not a plain identifier")
+        return StoreLocation(
+            kind="postgresql", host=parts.hostname, port=parts.port or 5432,
+            user=unquote(parts.username or ""), password=unquote(parts.password or ""),
+            dbname=dbname, schema=schema)
+    raise SettingsError(
+        f"KINERJA_DATABASE_URL {url!r}: the scheme must be sqlite, postgresql or memory")

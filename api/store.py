@@ -1,0 +1,39 @@
+"""Opening the configured store: the one place that turns settings into a ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from api.service import AppraisalLedger, FeedbackLookup, utc_now
+from api.settings import Settings, StoreLocation
+
+
+def postgres_conninfo(store: StoreLocation) -> str:
+    return psycopg.conninfo.make_conninfo(
+        host=store.host, port=store.port, user=store.user or None,
+        password=store.password or None, dbname=store.dbname, connect_timeout=5)
+
+
+def ensure_postgres_schema(store: StoreLocation) -> None:
+    """The library creates tables but not the schema that holds them."""
+    with psycopg.connect(postgres_conninfo(store), autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+            sql.Identifier(store.schema)))
+
+
+def open_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
+                feedback_lookup: FeedbackLookup | None = None,
+                **extra_env: Any) -> AppraisalLedger:
+    store = settings.store()
+    if store.kind == "postgresql":
+        ensure_postgres_schema(store)
+    env = {**settings.library_env(), **{k: str(v) for k, v in extra_env.items()}}
+    kwargs: dict[str, Any] = {"clock": clock}
+    if feedback_lookup is not None:
+        kwargs["feedback_lookup"] = feedback_lookup
+    return AppraisalLedger(env, **kwargs)

@@ -1,0 +1,84 @@
+"""What every aggregate of the ledger shares.
+
+Each event records who acted (`actor`) and when the business fact happened (`at`); the
+library's own `timestamp` is when it was recorded. The recording clock can be fixed by the
+application (the demo fixes it, so that one seed gives the same log byte for byte).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, datetime_now_with_tzinfo
+
+from domain.errors import InvalidValue, ReasonRequired
+
+_recording_clock: ContextVar[Callable[[], datetime] | None] = ContextVar(
+    "kinerja_recording_clock", default=None
+)
+
+#: Namespace of every id the ledger derives from business keys (uuid5).
+LEDGER_NAMESPACE = uuid5(NAMESPACE_URL, "https://kinerja-ledger.id/ns")
+
+
+@contextmanager
+def recording_clock(clock: Callable[[], datetime] | None) -> Iterator[None]:
+    """Within this block, new events take their `timestamp` from `clock`."""
+    token = _recording_clock.set(clock)
+    try:
+        yield
+    finally:
+        _recording_clock.reset(token)
+
+
+class RecordedByClock:
+    """Mixin for event classes: the recording time comes from the active clock."""
+
+    @staticmethod
+    def create_timestamp() -> datetime:
+        clock = _recording_clock.get()
+        return clock() if clock is not None else datetime_now_with_tzinfo()
+
+
+class LedgerAggregate(Aggregate):
+    """Base of the ledger's aggregates (no topic of its own: it is never stored)."""
+
+    class Event(RecordedByClock, Aggregate.Event):
+        pass
+
+
+def derived_id(kind: str, *key: object) -> UUID:
+    """A stable id from a business key, so the same fact always names the same stream."""
+    return uuid5(LEDGER_NAMESPACE, "/".join([kind, *(str(k) for k in key)]))
+
+
+def require_reason(reason: str | None, what: str) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ReasonRequired(f"{what} needs a written reason")
+    if len(text) > 4000:
+        raise InvalidValue("a reason must be at most 4000 characters")
+    return text
+
+
+def require_text(value: str | None, what: str, max_length: int = 500) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise InvalidValue(f"{what} must not be empty")
+    if len(text) > max_length:
+        raise InvalidValue(f"{what} must be at most {max_length} characters")
+    return text
+
+
+def require_aware(at: datetime, what: str = "time") -> datetime:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidValue(f"{what} must carry a time zone")
+    return at
+
+
+def as_date(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
