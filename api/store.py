@@ -9,14 +9,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from projections.db import postgres_conninfo
+
 from api.service import AppraisalLedger, FeedbackLookup, utc_now
 from api.settings import Settings, StoreLocation
-
-
-def postgres_conninfo(store: StoreLocation) -> str:
-    return psycopg.conninfo.make_conninfo(
-        host=store.host, port=store.port, user=store.user or None,
-        password=store.password or None, dbname=store.dbname, connect_timeout=5)
 
 
 def ensure_postgres_schema(store: StoreLocation) -> None:

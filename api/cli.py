@@ -1,0 +1,50 @@
+"""The `kinerja` command line. Each capability registers its commands below.
+
+Errors reach the user as one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from api.settings import Settings, SettingsError
+from domain.errors import DomainError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="kinerja-ledger: the verifiable ASN appraisal ledger.")
+
+
+def load_settings() -> Settings:
+    try:
+        settings = Settings()
+        settings.store()
+    except (SettingsError, ValueError) as error:
+        fail(f"configuration: {error}")
+    return settings
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"kinerja: {message}", err=True)
+    raise typer.Exit(code)
+
+
+# --- command registration: one import line per capability ------------------------------
+# (keep each on its own line so that parallel work on different capabilities never
+# touches the same line)
+
+
+def main() -> None:
+    try:
+        app()
+    except DomainError as error:
+        typer.echo(f"kinerja: {error.message}", err=True)
+        sys.exit(1)
+    except SettingsError as error:
+        typer.echo(f"kinerja: configuration: {error}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""A thin, shared access layer to the SQL store that holds read models and the Merkle tree.
+
+Read models live beside the events: in the same SQLite file, or in the same PostgreSQL
+schema (reached through `search_path`, so SQL never names the schema). SQL is written
+once with `?` placeholders and converted for psycopg. A `memory://` event store keeps its
+read models in a private in-memory SQLite database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class Cursor(Protocol):
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Any: ...
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Database:
+    """One SQL database, SQLite or PostgreSQL. Thread-safe: one connection per use on
+    PostgreSQL (pooled), one serialised connection on SQLite."""
+
+    kind: str
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:  # pragma: no cover - interface
+        raise NotImplementedError
+        yield
+
+    def close(self) -> None:  # pragma: no cover - interface
+        pass
+
+
+class _QmarkCursor:
+    """Accepts `?` placeholders on a psycopg cursor."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    @staticmethod
+    def _convert(statement: str) -> str:
+        return statement.replace("%", "%%").replace("?", "%s")
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(self._convert(statement), params or None)
+
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> Any:
+        return self._cursor.executemany(self._convert(statement), rows)
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
+class SQLiteDatabase(Database):
+    kind = "sqlite"
+
+    def __init__(self, path: Path | str | None) -> None:
+        """`path` None means a private in-memory database."""
+        self._lock = threading.RLock()
+        target = ":memory:" if path is None else str(path)
+        self._connection = sqlite3.connect(target, check_same_thread=False,
+                                           isolation_level=None, timeout=30)
+        if path is not None:
+            self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection.execute("PRAGMA synchronous=NORMAL")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self._lock:
+            cursor = self._connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            else:
+                cursor.execute("COMMIT")
+            finally:
+                cursor.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+
+class PostgresDatabase(Database):
+    kind = "postgresql"
+
+    def __init__(self, conninfo: str, schema: str, *, pool_size: int = 4) -> None:
+        import psycopg
+        from psycopg import sql
+        from psycopg_pool import ConnectionPool
+
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                sql.Identifier(schema)))
+        self._pool = ConnectionPool(
+            conninfo, min_size=1, max_size=pool_size, open=True, timeout=10,
+            kwargs={"options": f"-c search_path={schema}"})
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self._pool.connection() as connection:
+            with connection.transaction():
+                with connection.cursor() as cursor:
+                    yield _QmarkCursor(cursor)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def postgres_conninfo(store: Any) -> str:
+    """Connection string for a store location (`api.settings.StoreLocation`)."""
+    import psycopg
+
+    return psycopg.conninfo.make_conninfo(
+        host=store.host, port=store.port, user=store.user or None,
+        password=store.password or None, dbname=store.dbname, connect_timeout=5)
+
+
+def open_database(store: Any, *, pool_size: int = 4) -> Database:
+    """The read-model database beside the event store at `store` (a StoreLocation)."""
+    if store.kind == "memory":
+        return SQLiteDatabase(None)
+    if store.kind == "sqlite":
+        return SQLiteDatabase(store.sqlite_path)
+    return PostgresDatabase(postgres_conninfo(store), store.schema, pool_size=pool_size)
