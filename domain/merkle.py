@@ -247,6 +247,8 @@ def root_from_consistency_proof(
     if size1 == size2:
         if proof:
             raise ProofSizeError(f"equal sizes need an empty consistency proof, got {len(proof)} hashes")
+        # Only compared, never hashed, so its length is not checked; the transparency-dev
+        # vector sizes-are-equal-one-and-proof-is-empty expects exactly this.
         return root1
     if not proof:
         raise ProofSizeError(f"empty consistency proof from size {size1} to {size2}")
