@@ -1,0 +1,169 @@
+"""What every benchmark shares: the figure type, timing loops, the machine's description,
+and scratch PostgreSQL schemas / SQLite files that are removed afterwards."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+POSTGRES_URL = os.environ.get("KINERJA_BENCH_POSTGRES_URL",
+                              "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure beside the baseline it is judged against.
+
+    `higher_is_better` says whether the ratio value/baseline should be large (throughput)
+    or small (latency). `target` is the ratio the issue asks for, if any."""
+
+    section: str
+    name: str
+    value: float
+    unit: str
+    baseline_name: str
+    baseline_value: float
+    higher_is_better: bool = True
+    target: float | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        if self.baseline_value == 0:
+            return float("nan")
+        return self.value / self.baseline_value
+
+    @property
+    def meets_target(self) -> bool | None:
+        if self.target is None:
+            return None
+        return self.ratio >= self.target if self.higher_is_better else self.ratio <= self.target
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    operations: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.operations / self.seconds if self.seconds else float("nan")
+
+    @property
+    def p50_ms(self) -> float:
+        return percentile(self.latencies, 0.50) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return percentile(self.latencies, 0.99) * 1000
+
+    @property
+    def mean_ms(self) -> float:
+        return statistics.fmean(self.latencies) * 1000 if self.latencies else float("nan")
+
+
+def run_concurrently(clients: int, seconds: float,
+                     make_worker: Callable[[int], Callable[[], int]]) -> LoadResult:
+    """Run `clients` threads for about `seconds`; each calls its worker in a loop. A worker
+    call returns how many operations it completed; its duration is one latency sample.
+    Bounded in time: every thread stops by itself."""
+    workers = [make_worker(i) for i in range(clients)]
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    counts = [0] * clients
+    start_gate = threading.Barrier(clients + 1)
+    deadline = [0.0]
+
+    def loop(index: int) -> None:
+        work = workers[index]
+        start_gate.wait()
+        while time.perf_counter() < deadline[0]:
+            began = time.perf_counter()
+            counts[index] += work()
+            latencies[index].append(time.perf_counter() - began)
+
+    threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    deadline[0] = time.perf_counter() + seconds
+    began = time.perf_counter()
+    start_gate.wait()
+    for thread in threads:
+        thread.join(timeout=seconds + 60)
+    elapsed = time.perf_counter() - began
+    return LoadResult(sum(counts), elapsed, [x for per in latencies for x in per])
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kib / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    postgres = "unreachable"
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as connection:
+            postgres = connection.execute("SHOW server_version").fetchone()[0]
+            fsync = connection.execute("SHOW fsync").fetchone()[0]
+            commit = connection.execute("SHOW synchronous_commit").fetchone()[0]
+            postgres += f" (fsync={fsync}, synchronous_commit={commit})"
+    except psycopg.Error:
+        pass
+    kernel = subprocess.run(["uname", "-r"], capture_output=True, text=True).stdout.strip()
+    return (f"{os.cpu_count()} cores ({cpu}), {memory} memory, Linux {kernel}, "
+            f"Python {platform.python_version()}, PostgreSQL {postgres}; a shared, noisy "
+            "machine: compare ratios within one run, not absolute numbers across runs")
+
+
+@contextmanager
+def scratch_schema(prefix: str = "bench") -> Iterator[str]:
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                sql.Identifier(schema)))
+
+
+@contextmanager
+def scratch_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="kinerja-bench-") as name:
+        yield Path(name)
+
+
+def connect(schema: str, autocommit: bool = False) -> psycopg.Connection:
+    return psycopg.connect(POSTGRES_URL, autocommit=autocommit,
+                           options=f"-c search_path={schema}")
