@@ -17,8 +17,16 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Notification,
+    Recording,
+    Transcoding,
+)
+
+from api.group_commit import GroupCommitter
 
 from domain.appeal import Appeal
 from domain.base import recording_clock
@@ -102,10 +110,33 @@ class AppraisalLedger(Application[UUID]):
 
     def __init__(self, env: dict[str, str] | None = None, *,
                  clock: Callable[[], datetime] = utc_now,
-                 feedback_lookup: FeedbackLookup = _no_feedback) -> None:
+                 feedback_lookup: FeedbackLookup = _no_feedback,
+                 group_commit: bool = True) -> None:
         super().__init__(env)
         self.clock = clock
         self.feedback_lookup = feedback_lookup
+        self.committer = GroupCommitter(self.recorder) if group_commit else None
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Map events to stored records in the calling thread, then let the group
+        committer write them together with other callers' records."""
+        if self.committer is None or processing_event.tracking is not None:
+            return super()._record(processing_event)
+        domain_events = processing_event.events
+        stored = [self.mapper.to_stored_event(e) for e in domain_events]
+        ids = self.committer.commit(stored)
+        return [
+            Recording(event, Notification(
+                originator_id=record.originator_id,
+                originator_version=record.originator_version,
+                topic=record.topic, state=record.state, id=notification_id))
+            for event, record, notification_id in zip(domain_events, stored, ids, strict=True)
+        ]
+
+    def close(self) -> None:
+        if self.committer is not None:
+            self.committer.close()
+        super().close()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

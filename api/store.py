@@ -23,13 +23,13 @@ def ensure_postgres_schema(store: StoreLocation) -> None:
 
 
 def open_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
-                feedback_lookup: FeedbackLookup | None = None,
+                feedback_lookup: FeedbackLookup | None = None, group_commit: bool = True,
                 **extra_env: Any) -> AppraisalLedger:
     store = settings.store()
     if store.kind == "postgresql":
         ensure_postgres_schema(store)
     env = {**settings.library_env(), **{k: str(v) for k, v in extra_env.items()}}
-    kwargs: dict[str, Any] = {"clock": clock}
+    kwargs: dict[str, Any] = {"clock": clock, "group_commit": group_commit}
     if feedback_lookup is not None:
         kwargs["feedback_lookup"] = feedback_lookup
     return AppraisalLedger(env, **kwargs)

@@ -1,0 +1,120 @@
+"""Group commit: concurrent commands share transactions, and lose nothing."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from api.group_commit import GroupCommitter
+from domain.errors import ConcurrentChange
+from domain.values import BerakhlakValue, FeedbackSource, Rating
+from tests.scenario import PERIOD, build_world, plan_standard_items
+
+
+def _record(originator_id: uuid.UUID, version: int) -> StoredEvent:
+    return StoredEvent(originator_id=originator_id, originator_version=version,
+                       topic="kinerja.test.v1", state=b"{}")
+
+
+def test_a_conflict_in_a_batch_fails_only_the_command_that_caused_it(app):
+    existing = uuid.uuid4()
+    app.recorder.insert_events([_record(existing, 1)])
+    committer = GroupCommitter(app.recorder)
+    gate = threading.Barrier(9)
+    outcomes: dict[int, object] = {}
+
+    def submit(n: int) -> None:
+        records = [_record(existing, 1)] if n == 4 else [_record(uuid.uuid4(), 1)]
+        gate.wait()
+        try:
+            outcomes[n] = committer.commit(records)
+        except IntegrityError as error:
+            outcomes[n] = error
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(9)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    committer.close()
+    assert isinstance(outcomes[4], IntegrityError)
+    committed = [ids for n, ids in outcomes.items() if n != 4]
+    assert all(isinstance(ids, list) and len(ids) == 1 for ids in committed)
+    stored = app.recorder.select_notifications(1, 100)
+    assert len(stored) == 1 + 8
+    assert sorted(i[0] for i in committed) == [n.id for n in stored[1:]]
+
+
+def test_concurrent_commands_lose_nothing_and_record_nothing_twice(app, clock):
+    world = build_world(app, clock, employees=4)
+    before = app.recorder.max_notification_id() or 0
+    acknowledged: list[int] = []
+    lock = threading.Lock()
+
+    def give(n: int) -> None:
+        written = app.give_feedback(
+            employee_id=world.employees[n % 4], period=PERIOD, source=FeedbackSource.CITIZEN,
+            giver_ref=f"citizen-{n}", score=1 + n % 5, channel="JAKI",
+            external_ref=f"jaki-{n}", actor="channel:jaki")
+        with lock:
+            acknowledged.append(written.position)
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        list(pool.map(give, range(200)))
+    first_round = list(acknowledged)
+    # the same channel items again: recorded once, so the retries write nothing
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        list(pool.map(give, range(200)))
+    assert acknowledged[200:] == [None] * 200
+    after = app.recorder.select_notifications(before + 1, 10_000)
+    assert len(after) == 200
+    assert {n.id for n in after} == set(first_round)
+    assert [n.id for n in after] == sorted(n.id for n in after)
+    assert len({(n.originator_id, n.originator_version) for n in after}) == 200
+
+
+def test_commands_racing_on_one_evaluation_are_retried_or_refused_never_lost(app, clock):
+    world = build_world(app, clock)
+    evaluation_id = world.evaluation_id()
+    plan_standard_items(world, evaluation_id)
+    app.fix_targets(evaluation_id, actor=world.rater)
+    values = list(BerakhlakValue) * 4
+    results: list[object] = []
+
+    def rate(value: BerakhlakValue) -> None:
+        try:
+            results.append(app.rate_perilaku(evaluation_id, value=value,
+                                             rating=Rating.SESUAI, actor=world.rater))
+        except ConcurrentChange as error:
+            results.append(error)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(rate, values))
+    accepted = [r for r in results if not isinstance(r, ConcurrentChange)]
+    events = list(app.events.get(app.get_evaluation(evaluation_id).id))
+    rated = [e for e in events if type(e).__name__ == "PerilakuRated"]
+    assert len(rated) == len(accepted)
+    assert [e.originator_version for e in events] == list(range(1, len(events) + 1))
+
+
+def test_the_ledger_writes_the_same_log_with_and_without_group_commit(tmp_path):
+    from api.settings import Settings
+    from api.store import open_ledger
+    from tests.scenario import TickingClock
+
+    logs = []
+    for group_commit in (True, False):
+        settings = Settings(database_url=f"sqlite:///{tmp_path / f'{group_commit}.sqlite3'}")
+        clock = TickingClock()
+        ledger = open_ledger(settings, clock=clock, group_commit=group_commit)
+        try:
+            build_world(ledger, clock, employees=3)
+            logs.append([(n.id, n.topic, n.originator_version)
+                         for n in ledger.recorder.select_notifications(1, 1000)])
+        finally:
+            ledger.close()
+    assert logs[0] == logs[1]
+    assert len(logs[0]) > 10
