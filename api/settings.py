@@ -96,9 +96,22 @@ class Settings(BaseSettings):
         }
 
 
+def _redacted(url: str) -> str:
+    """The URL as error messages may show it: any password replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return parts._replace(netloc=f"{user}:***@{hostinfo}").geturl()
+
+
 def parse_database_url(url: str, default_schema: str = "kinerja") -> StoreLocation:
+    """Where the events live, from `KINERJA_DATABASE_URL`. A bad URL raises SettingsError
+    naming the setting and the expected form; the password is never repeated."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
+    shown = _redacted(url)
     if scheme == "memory":
         return StoreLocation(kind="memory")
     if scheme == "sqlite":
@@ -106,19 +119,25 @@ def parse_database_url(url: str, default_schema: str = "kinerja") -> StoreLocati
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
         if parts.netloc or not path:
             raise SettingsError(
-                f"KINERJA_DATABASE_URL {url!r}: write sqlite:///path/to/file.sqlite3")
+                f"KINERJA_DATABASE_URL {shown!r}: write sqlite:///path/to/file.sqlite3")
         return StoreLocation(kind="sqlite", sqlite_path=Path(unquote(path)))
     if scheme in ("postgresql", "postgres"):
         dbname = unquote(parts.path.lstrip("/"))
         if not parts.hostname or not dbname:
             raise SettingsError(
-                f"KINERJA_DATABASE_URL {url!r}: write postgresql://user:pw@host:port/db")
+                f"KINERJA_DATABASE_URL {shown!r}: write postgresql://user:pw@host:port/db")
+        try:
+            port = parts.port or 5432
+        except ValueError:
+            # urllib says "Port could not be cast ..." without naming the setting.
+            raise SettingsError(f"KINERJA_DATABASE_URL {shown!r}: the port must be a "
+                                f"number from 1 to 65535") from None
         schema = parse_qs(parts.query).get("schema", [default_schema])[0]
         if not _SCHEMA_NAME.match(schema):
             raise SettingsError(f"PostgreSQL schema {schema!r} is not a plain identifier")
         return StoreLocation(
-            kind="postgresql", host=parts.hostname, port=parts.port or 5432,
+            kind="postgresql", host=parts.hostname, port=port,
             user=unquote(parts.username or ""), password=unquote(parts.password or ""),
             dbname=dbname, schema=schema)
     raise SettingsError(
-        f"KINERJA_DATABASE_URL {url!r}: the scheme must be sqlite, postgresql or memory")
+        f"KINERJA_DATABASE_URL {shown!r}: the scheme must be sqlite, postgresql or memory")
