@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path(".kinerja")
@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     checkpoint_every_seconds: float = Field(default=60.0, gt=0)
     #: Master key for personal-data keys (base64, 32 bytes); else a file in data_dir.
     master_key: str | None = None
+    #: HS256 key of API bearer tokens; else generated once into `<data_dir>/jwt-secret`.
+    jwt_secret: SecretStr | None = None
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _jwt_secret_is_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes")
+        return value
 
     @field_validator("postgres_schema")
     @classmethod
