@@ -200,7 +200,10 @@ class Evaluation(LedgerAggregate):
         final = computed
         override_reason = None
         if override is not None:
-            final = Rating(override)
+            try:
+                final = Rating(override)
+            except ValueError as error:
+                raise InvalidValue(str(error)) from None
             if final is not computed:
                 override_reason = require_reason(reason, "overriding a computed rating")
         rounded = round_capaian(exact)
