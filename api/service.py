@@ -116,6 +116,7 @@ class AppraisalLedger(Application[UUID]):
         self.clock = clock
         self.feedback_lookup = feedback_lookup
         self.committer = GroupCommitter(self.recorder) if group_commit else None
+        self._known_employees: set[str] = set()
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Map events to stored records in the calling thread, then let the group
@@ -484,16 +485,14 @@ class AppraisalLedger(Application[UUID]):
                 ids.append(uuid.uuid4())
         if len(set(ids)) != len(ids):
             raise InvalidValue("a batch names the same channel reference twice")
-        known_employees: set[str] = set()
+        already_recorded: set[Any] = set()
 
         def decide(at: datetime) -> list[Any]:
             made = []
             for feedback_id, item in zip(ids, items, strict=True):
                 employee_id = str(_uuid(item["employee_id"], "employee id"))
-                if employee_id not in known_employees:
-                    self._get(Employee, employee_id, "employee")
-                    known_employees.add(employee_id)
-                if item.get("external_ref") and self.exists(feedback_id):
+                self._require_employee(employee_id)
+                if feedback_id in already_recorded:
                     continue
                 made.append(FeedbackItem.give(
                     feedback_id=feedback_id, employee_id=employee_id,
@@ -503,7 +502,23 @@ class AppraisalLedger(Application[UUID]):
                     channel=item.get("channel"), external_ref=item.get("external_ref"),
                     actor=actor, at=at))
             return made
-        return self._write(decide, ids={"feedback_ids": [str(i) for i in ids]})
+
+        answer = {"feedback_ids": [str(i) for i in ids]}
+        # Optimistic: a batch is almost always new, so look for repeats only when the
+        # insert says some item is already there (a channel retrying its batch).
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return self._write(decide, creates=True, ids=answer)
+            except AlreadyExists:
+                already_recorded.update(i for i in ids if self.exists(i))
+        raise ConcurrentChange("the same feedback is being recorded concurrently; retry")
+
+    def _require_employee(self, employee_id: str) -> None:
+        """Refuse unknown employees. Known ones are remembered: an employee, once
+        registered, never stops existing in the log."""
+        if employee_id not in self._known_employees:
+            self._get(Employee, employee_id, "employee")
+            self._known_employees.add(employee_id)
 
     # --- appeals ---------------------------------------------------------------------
 

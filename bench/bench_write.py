@@ -1,0 +1,117 @@
+"""The write path (issue 10): commands/s and latency at 1, 8 and 32 callers, and bulk
+citizen-feedback ingestion, on PostgreSQL, beside raw psycopg references of the same run."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+
+from api.settings import Settings
+from api.store import open_ledger
+from bench import baselines
+from bench.common import POSTGRES_URL, Figure, LoadResult, run_concurrently, scratch_schema
+from domain.values import FeedbackSource
+
+SECTION = "Write path (PostgreSQL)"
+
+
+def _world(ledger, employees: int) -> list[str]:
+    from tests.scenario import TickingClock, build_world
+    return build_world(ledger, TickingClock(), employees=employees).employees
+
+
+def _command_load(clients: int, seconds: float) -> tuple[LoadResult, int]:
+    """Each call is one command: a citizen feedback item through the service."""
+    with scratch_schema("bench_write") as schema:
+        settings = Settings(database_url=POSTGRES_URL, postgres_schema=schema,
+                            postgres_pool_size=min(40, clients + 4))
+        ledger = open_ledger(settings)
+        try:
+            employees = _world(ledger, 8)
+            counter = itertools.count()
+            lock = threading.Lock()
+
+            def make(index: int) -> Callable[[], int]:
+                def work() -> int:
+                    with lock:
+                        n = next(counter)
+                    ledger.give_feedback(
+                        employee_id=employees[n % len(employees)], period="2026-01",
+                        source=FeedbackSource.CITIZEN, giver_ref=f"warga-{n}",
+                        score=1 + n % 5, channel="JAKI", external_ref=f"bench-{n}",
+                        actor="channel:jaki")
+                    return 1
+                return work
+            result = run_concurrently(clients, seconds, make)
+            batches = ledger.committer.batches if ledger.committer else 0
+            return result, batches
+        finally:
+            ledger.close()
+
+
+def _bulk_load(seconds: float, batch: int) -> LoadResult:
+    with scratch_schema("bench_bulk") as schema:
+        settings = Settings(database_url=POSTGRES_URL, postgres_schema=schema)
+        ledger = open_ledger(settings)
+        try:
+            employees = _world(ledger, 8)
+            counter = itertools.count()
+
+            def make(_: int) -> Callable[[], int]:
+                def work() -> int:
+                    items = []
+                    for _ in range(batch):
+                        n = next(counter)
+                        items.append({"employee_id": employees[n % 8], "period": "2026-01",
+                                      "source": "citizen", "giver_ref": f"warga-{n}",
+                                      "score": 1 + n % 5, "channel": "Qlue",
+                                      "external_ref": f"qlue-{n}"})
+                    ledger.give_feedback_batch(items, actor="channel:qlue")
+                    return batch
+                return work
+            return run_concurrently(1, seconds, make)
+        finally:
+            ledger.close()
+
+
+def run(quick: bool) -> list[Figure]:
+    seconds = 3.0 if quick else 10.0
+    figures: list[Figure] = []
+    lock_notify_1 = baselines.raw_single_event_lock_notify(1, seconds)
+    plain_32 = baselines.raw_plain_inserts(32, seconds)
+    batched = baselines.raw_batched_inserts(100, seconds)
+    crud_32 = baselines.crud_with_audit_trigger(32, seconds)
+    library_32 = baselines.bare_eventsourcing_saves(32, seconds)
+    for clients in (1, 8, 32):
+        result, batches = _command_load(clients, seconds)
+        note = (f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms; "
+                f"{result.operations} commands in {batches} transactions")
+        if clients == 1:
+            figures.append(Figure(SECTION, "commands/s, 1 caller, in-process",
+                                  result.per_second, "/s",
+                                  "raw 1-event txn with lock+NOTIFY, 1 client",
+                                  lock_notify_1.per_second, target=0.7, note=note))
+        else:
+            figures.append(Figure(SECTION, f"commands/s, {clients} callers, in-process",
+                                  result.per_second, "/s",
+                                  "raw plain single-row inserts, 32 clients",
+                                  plain_32.per_second,
+                                  target=1.0 if clients == 32 else None, note=note))
+        if clients == 32:
+            figures.append(Figure(SECTION, "p99 latency, 32 callers", result.p99_ms, "ms",
+                                  "raw plain insert p99, 32 clients", plain_32.p99_ms,
+                                  higher_is_better=False))
+            figures.append(Figure(SECTION, "commands/s, 32 callers (vs bare library)",
+                                  result.per_second, "/s",
+                                  "bare eventsourcing save(), 32 clients",
+                                  library_32.per_second))
+            figures.append(Figure(SECTION, "commands/s, 32 callers (vs CRUD + audit)",
+                                  result.per_second, "/s",
+                                  "CRUD UPDATE with audit trigger, 32 clients",
+                                  crud_32.per_second))
+    bulk = _bulk_load(seconds, 1000)
+    figures.append(Figure(SECTION, "bulk citizen feedback rows/s (1,000 per request)",
+                          bulk.per_second, "/s", "raw batched inserts, 100 rows/txn",
+                          batched.per_second, target=0.5))
+    return figures
