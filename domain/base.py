@@ -11,11 +11,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
+from enum import Enum
+from typing import TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, datetime_now_with_tzinfo
 
 from domain.errors import InvalidValue, ReasonRequired
+
+E = TypeVar("E", bound=Enum)
 
 _recording_clock: ContextVar[Callable[[], datetime] | None] = ContextVar(
     "kinerja_recording_clock", default=None
@@ -82,3 +86,12 @@ def require_aware(at: datetime, what: str = "time") -> datetime:
 
 def as_date(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
+
+
+def require_member(kind: type[E], value: object, what: str) -> E:
+    """`value` as a member of the enumeration `kind`, or InvalidValue naming the choices."""
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(str(m.value) for m in kind)
+        raise InvalidValue(f"{what} must be one of {choices}; got {value!r}") from None

@@ -14,7 +14,14 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.base import LedgerAggregate, derived_id, require_aware, require_reason, require_text
+from domain.base import (
+    LedgerAggregate,
+    derived_id,
+    require_aware,
+    require_member,
+    require_reason,
+    require_text,
+)
 from domain.errors import (
     CycleLocked,
     CycleNotLocked,
@@ -32,7 +39,7 @@ _QUARTERLY = re.compile(r"^(\d{4})-Q([1-4])$")
 
 def period_bounds(period: str, periodicity: Periodicity | str) -> tuple[date, date]:
     """First and last day of a period named `YYYY-MM` (monthly) or `YYYY-Qn` (quarterly)."""
-    if Periodicity(periodicity) is Periodicity.MONTHLY:
+    if require_member(Periodicity, periodicity, "periodicity") is Periodicity.MONTHLY:
         match = _MONTHLY.match(period)
         if not match:
             raise InvalidValue(f"a monthly period is written YYYY-MM, not {period!r}")
@@ -77,7 +84,9 @@ class PerformanceCycle(LedgerAggregate):
             raise InvalidValue("year must be between 2000 and 2100")
         return cls._create(cls.Started, id=cls.id_for(unit, year), actor=actor,
                            at=require_aware(at), unit=unit, year=year,
-                           periodicity=str(Periodicity(periodicity)), rubric_id=rubric_id)
+                           periodicity=str(require_member(Periodicity, periodicity,
+                                                          "periodicity")),
+                           rubric_id=rubric_id)
 
     def __init__(self, actor: str, at: datetime, unit: str, year: int, periodicity: str,
                  rubric_id: Any) -> None:
@@ -125,7 +134,9 @@ class PerformanceCycle(LedgerAggregate):
         if period not in self.periods:
             raise PeriodNotOpen(f"period {period} was never opened")
         self._organisational_result_set(actor=actor, at=require_aware(at), period=period,
-                                        result=str(OrganisationalResult(result)))
+                                        result=str(require_member(
+                                            OrganisationalResult, result,
+                                            "organisational result")))
 
     def name_appeal_panel(self, members: list[str], actor: str, at: datetime) -> None:
         cleaned = sorted({require_text(m, "panel member", 100) for m in members})
