@@ -102,6 +102,8 @@ class Settings(BaseSettings):
             "POSTGRES_MAX_OVERFLOW": "4",
             "POSTGRES_MAX_WAITING": "64",
             "POSTGRES_LOCK_TIMEOUT": "10",
+            # Same tables and rows as the library's recorder, cheaper to insert into.
+            "APPLICATION_RECORDER_TOPIC": "api.pg_recorder:BinaryInsertPostgresApplicationRecorder",
         }
 
 
