@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.base import LedgerAggregate, as_date, require_aware, require_reason, require_text
 from domain.errors import EmploymentEnded, InvalidValue
+from domain.personal_data import SHREDDED, PersonalDataAlreadyShredded
 
 
 def _check_nip(nip: str) -> str:
@@ -145,6 +146,29 @@ class Employee(LedgerAggregate):
     def _employment_ended(self, actor: str, at: datetime, effective_on: date,
                           reason: str) -> None:
         self.ended_on = effective_on
+
+    # --- personal data (UU 27/2022): see domain/personal_data.py and docs/privacy.md ----
+
+    #: When this person's data key was destroyed; a class default, so that aggregates
+    #: rebuilt from logs without the event need nothing from __init__.
+    personal_data_shredded_on: date | None = None
+
+    def shred_personal_data(self, reason: str, actor: str, at: datetime) -> None:
+        """Record that this person's data key is being destroyed (crypto-shredding).
+        Recorded before the key goes, so that no key is ever destroyed unaudited."""
+        if self.personal_data_shredded_on is not None:
+            raise PersonalDataAlreadyShredded(
+                f"the personal data of {self.id} was shredded on "
+                f"{self.personal_data_shredded_on}")
+        self._personal_data_shredded(actor=actor, at=require_aware(at),
+                                     reason=require_reason(reason, "shredding personal data"))
+
+    @event("PersonalDataShredded", topic="kinerja.employee.personal-data-shredded.v1")
+    def _personal_data_shredded(self, actor: str, at: datetime, reason: str) -> None:
+        # Also clears what an aggregate already in memory (or in a cache) still holds.
+        self.nip = SHREDDED
+        self.name = SHREDDED
+        self.personal_data_shredded_on = as_date(at)
 
 
 def _insert_sorted(assignments: list[tuple[date, str]], entry: tuple[date, str]) -> None:
