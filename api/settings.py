@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     checkpoint_every_seconds: float = Field(default=60.0, gt=0)
     #: Master key for personal-data keys (base64, 32 bytes); else a file in data_dir.
     master_key: str | None = None
+    #: Retention of personal data [policy] (docs/privacy.md): an employee's data key is
+    #: due for shredding this many years after employment ended; a citizen pseudonym key
+    #: is used for new items for `pseudonym_key_days`, then kept this many days more.
+    retention_employee_years: int = Field(default=10, ge=0, le=100)
+    pseudonym_key_days: int = Field(default=30, ge=1, le=3660)
+    retention_pseudonym_days: int = Field(default=90, ge=0, le=36600)
     #: HS256 key of API bearer tokens; else generated once into `<data_dir>/jwt-secret`.
     jwt_secret: SecretStr | None = None
 

@@ -11,6 +11,7 @@ from psycopg import sql
 
 from projections.db import postgres_conninfo
 
+from api.privacy import ProtectedLedger, open_vault
 from api.service import AppraisalLedger, FeedbackLookup, utc_now
 from api.settings import Settings, StoreLocation
 
@@ -32,4 +33,10 @@ def open_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     kwargs: dict[str, Any] = {"clock": clock, "group_commit": group_commit}
     if feedback_lookup is not None:
         kwargs["feedback_lookup"] = feedback_lookup
-    return AppraisalLedger(env, **kwargs)
+    # Personal fields encrypted per person, citizen references pseudonymised (privacy.py).
+    vault = open_vault(settings)
+    try:
+        return ProtectedLedger(env, vault=vault, **kwargs)
+    except BaseException:
+        vault.close()
+        raise
