@@ -1,0 +1,320 @@
+"""Idempotency keys: a retried POST returns the first answer and records nothing twice.
+
+Keys are scoped by actor and kept in the table `kinerja_idempotency` beside the events
+(same SQLite file, same PostgreSQL schema), so they survive restarts and are shared by
+every worker.
+
+A successful write records its key **in the same transaction as its events**: the request
+marks itself with a context variable; the ledger's mapper (wrapped here) tags each stored
+event it makes in that request's thread; the application recorder (subclassed here and
+selected through the library's `APPLICATION_RECORDER_TOPIC`) inserts the key row, with
+the rendered answer and the position, next to the tagged events, in whichever thread
+commits them (the group committer's writer thread included). A second request with the
+same key that raced the first fails on the key's primary key, so its events roll back
+with it; it then finds and returns the first answer.
+
+A refusal writes no events; its answer is stored on its own (first writer wins).
+
+Where events cannot share the transaction (the `memory://` store, or a ledger that was not
+opened with these recorders), the answer is stored just after the write. The window: if the
+process stops between the commit and that insert, a retry executes again. Requests with the
+same key in one process are serialised by a lock, so only a crash opens the window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import get_topic, resolve_topic
+from psycopg.sql import SQL, Identifier
+
+from api.pg_recorder import BinaryInsertPostgresApplicationRecorder
+from projections.db import Database
+
+log = logging.getLogger("kinerja.api")
+
+TABLE = "kinerja_idempotency"
+MAX_KEY_LENGTH = 200
+
+CREATE_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    actor TEXT NOT NULL,
+    idem_key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    position BIGINT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (actor, idem_key)
+)"""
+
+_COLUMNS = "actor, idem_key, fingerprint, status, body, position, created_at"
+
+#: Renders the ids of a write's answer from the stored events the write made (in order).
+IdsFromEvents = Callable[[Sequence[StoredEvent]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    fingerprint: str
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(eq=False)
+class Claim:
+    """One keyed request in flight."""
+
+    actor: str
+    key: str
+    fingerprint: str
+    status: int
+    ids: IdsFromEvents
+    #: Set by the recorder when the key row was inserted with the events.
+    recorded_body: dict[str, Any] | None = None
+
+    def row(self, position: int | None, events: Sequence[StoredEvent]) -> tuple[Any, ...]:
+        body = {"position": position, **self.ids(events)}
+        self.recorded_body = body
+        return (self.actor, self.key, self.fingerprint, self.status, _dump(body), position,
+                _now())
+
+
+def _dump(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """Same request = same method, path and JSON body (key order and spacing ignored)."""
+    try:
+        canonical = _dump(json.loads(body)) if body.strip() else ""
+    except ValueError:
+        canonical = body.decode("latin-1")
+    digest = hashlib.sha256()
+    for part in (method.upper(), path, canonical):
+        digest.update(part.encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+# --- tagging stored events with the request that made them -------------------------------
+
+_active_claim: ContextVar[Claim | None] = ContextVar("kinerja_idempotency_claim",
+                                                     default=None)
+
+
+class ClaimRegistry:
+    """Stored events (by identity) -> the claim of the request that made them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[int, tuple[StoredEvent, Claim]] = {}
+
+    def tag(self, event: StoredEvent, claim: Claim) -> None:
+        with self._lock:
+            self._entries[id(event)] = (event, claim)
+
+    def release(self, claim: Claim) -> None:
+        with self._lock:
+            for key in [k for k, (_, c) in self._entries.items() if c is claim]:
+                del self._entries[key]
+
+    def rows(self, events: Sequence[StoredEvent], ids: Sequence[int] | None
+             ) -> list[tuple[Any, ...]]:
+        """Key rows for the claims whose events are in this insert."""
+        mine: dict[int, tuple[Claim, list[StoredEvent], list[int]]] = {}
+        with self._lock:
+            if not self._entries:
+                return []
+            for index, event in enumerate(events):
+                entry = self._entries.get(id(event))
+                if entry is None or entry[0] is not event:
+                    continue
+                claim = entry[1]
+                _, claimed, positions = mine.setdefault(id(claim), (claim, [], []))
+                claimed.append(event)
+                if ids:
+                    positions.append(ids[index])
+        return [claim.row(max(positions, default=None), claimed)
+                for claim, claimed, positions in mine.values()]
+
+
+class ClaimingMapper:
+    """Wraps the ledger's mapper: stored events made while a claim is active are tagged."""
+
+    def __init__(self, inner: Any, registry: ClaimRegistry) -> None:
+        self._inner = inner
+        self._registry = registry
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        stored = self._inner.to_stored_event(domain_event)
+        claim = _active_claim.get()
+        if claim is not None:
+            self._registry.tag(stored, claim)
+        return stored
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class IdempotentSQLiteRecorder(SQLiteApplicationRecorder):
+    claims: ClaimRegistry | None = None
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if self.claims is not None:
+            for row in self.claims.rows(stored_events, ids):
+                c.execute(f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          row)
+        return ids
+
+
+class IdempotentPostgresRecorder(BinaryInsertPostgresApplicationRecorder):
+    claims: ClaimRegistry | None = None
+
+    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
+                                       **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        rows = self.claims.rows(stored_events, ids) if self.claims is not None else []
+        if rows:
+            statement = SQL("INSERT INTO {}.{} (" + _COLUMNS + ") VALUES "
+                            "(%s, %s, %s, %s, %s, %s, %s)").format(
+                Identifier(self.datastore.schema), Identifier(TABLE))
+            # The nested pipeline block syncs on exit, so a duplicate key is raised here,
+            # inside the recorder's error translation, and rolls the events back.
+            with curs.connection.pipeline():
+                curs.executemany(statement, rows)
+        return ids
+
+
+def recorder_env(library_env: dict[str, str]) -> dict[str, str]:
+    """Library settings that select the recorders above, given the store's own settings.
+    Nothing for the memory store, nor when the store is configured with a recorder these
+    do not extend (then keys are stored just after each write; see the module doc)."""
+    module = library_env.get("PERSISTENCE_MODULE", "")
+    configured = library_env.get("APPLICATION_RECORDER_TOPIC")
+    ours: type[Any]
+    if module == "eventsourcing.sqlite":
+        ours = IdempotentSQLiteRecorder
+    elif module == "eventsourcing.postgres":
+        ours = IdempotentPostgresRecorder
+    else:
+        return {}
+    if configured and not issubclass(ours, resolve_topic(configured)):
+        log.warning("store recorder %s is not extended by %s; idempotency keys are "
+                    "stored after each write", configured, ours.__name__)
+        return {}
+    return {"APPLICATION_RECORDER_TOPIC": get_topic(ours)}
+
+
+def install(ledger: Any, registry: ClaimRegistry) -> bool:
+    """Wire `registry` into the ledger; True if keys can share the events' transaction."""
+    mapper = ledger.mapper
+    if not isinstance(mapper, ClaimingMapper):
+        mapper = ClaimingMapper(mapper, registry)
+        ledger.mapper = mapper
+        ledger.events.mapper = mapper
+    recorder = ledger.recorder
+    if isinstance(recorder, (IdempotentSQLiteRecorder, IdempotentPostgresRecorder)):
+        recorder.claims = registry
+        return True
+    return False
+
+
+# --- the key table -----------------------------------------------------------------------
+
+class _KeyedLocks:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[tuple[str, str], list[Any]] = {}
+
+    @contextmanager
+    def hold(self, key: tuple[str, str]) -> Iterator[None]:
+        with self._lock:
+            entry = self._locks.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._lock:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._locks[key]
+
+
+class IdempotencyStore:
+    def __init__(self, db: Database, registry: ClaimRegistry, *, transactional: bool) -> None:
+        self.db = db
+        self.registry = registry
+        #: Whether key rows are written in the events' transaction (see module doc).
+        self.transactional = transactional
+        self._locks = _KeyedLocks()
+
+    def create_table(self) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute(CREATE_TABLE)
+
+    def lookup(self, actor: str, key: str) -> StoredAnswer | None:
+        with self.db.transaction() as cursor:
+            cursor.execute(f"SELECT fingerprint, status, body FROM {TABLE} "
+                           "WHERE actor = ? AND idem_key = ?", (actor, key))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return StoredAnswer(fingerprint=row[0], status=int(row[1]), body=json.loads(row[2]))
+
+    def store(self, actor: str, key: str, print_: str, status: int,
+              body: dict[str, Any]) -> StoredAnswer:
+        """Insert unless present; the answer stored first wins and is returned."""
+        position = body.get("position") if isinstance(body.get("position"), int) else None
+        with self.db.transaction() as cursor:
+            cursor.execute(f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                           "ON CONFLICT (actor, idem_key) DO NOTHING",
+                           (actor, key, print_, status, _dump(body), position, _now()))
+        stored = self.lookup(actor, key)
+        assert stored is not None
+        return stored
+
+    def replace_body(self, actor: str, key: str, body: dict[str, Any]) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute(f"UPDATE {TABLE} SET body = ? WHERE actor = ? AND idem_key = ?",
+                           (_dump(body), actor, key))
+
+    @contextmanager
+    def serialised(self, actor: str, key: str) -> Iterator[None]:
+        with self._locks.hold((actor, key)):
+            yield
+
+    @contextmanager
+    def claiming(self, claim: Claim) -> Iterator[None]:
+        token = _active_claim.set(claim)
+        try:
+            yield
+        finally:
+            _active_claim.reset(token)
+            self.registry.release(claim)
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
