@@ -1,32 +1,63 @@
 """The read side the API calls: answers from the read-model tables, as of any position.
 
-SKELETON: signatures and shapes are fixed; bodies are being written (issue 3).
-
 Every answer is plain JSON-ready data (decimals as strings, dates ISO-8601) and carries
-`"as_of": {"position": p}`: the log position the answer reflects. `as_of` accepts a log
-position (int), an ISO-8601 datetime string or an aware `datetime` (the last position
-recorded at or before it), a date string `YYYY-MM-DD` (the end of that day, UTC), or
-None (the position the read models have reached). A position beyond what the read models
-have reached is answered at the reached position (compare `as_of.position` with the one you
-asked for; `ProjectionRunner.wait_for` first gives read-your-writes).
-Unknown ids give None or empty lists; malformed `as_of`/`cursor` raise `InvalidAsOf` /
-`InvalidCursor` (both `domain.errors.InvalidValue`, kind "invalid").
+`"as_of": {"position": p}`, the log position it reflects. `as_of` accepts:
+
+- None: the position every read model has reached;
+- an int (or a string of digits): that log position;
+- an aware `datetime` or an ISO-8601 date-time string with a zone (`Z`, `+07:00`): the
+  last position recorded at or before that instant;
+- a date `YYYY-MM-DD`: the end of that day in UTC.
+
+A position beyond what the read models have reached is answered at the reached position
+(so `as_of.position` may be lower than asked; `ProjectionRunner.wait_for(p)` first gives
+read-your-writes). Cursors pin the position of the first page, so later pages come from
+the same snapshot. Unknown ids give None or empty lists; a malformed `as_of` or `cursor`
+raises `InvalidAsOf` / `InvalidCursor` (`domain.errors.InvalidValue`, kind "invalid").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from domain.errors import InvalidValue
-from domain.values import FeedbackSource
-from projections.db import Database
+from domain.scoring import FeedbackSummary
+from domain.values import BerakhlakValue, FeedbackSource, Predikat
+from projections.base import loads
+from projections.catalog import NAMES, TRACKING, create_tables
+from projections.db import Cursor, Database
+from projections.decoding import EventDecoder, utc_text
 
 #: Maps log positions to (ledger_index, leaf_hash hex); provided by the Merkle ledger.
 LeafLookup = Callable[[list[int]], dict[int, tuple[int, str]]]
 
-AsOf = int | str | datetime | None
+AsOf = int | str | datetime | date | None
+
+MAX_LIMIT = 500
+_DIGITS = re.compile(r"^\d+$")
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+_SCORE_COLUMNS = (
+    "evaluation_id", "valid_from", "employee_id", "unit", "period", "cycle_id",
+    "starts_on", "ends_on", "status", "hasil_kerja", "perilaku_kerja", "predikat",
+    "result_source", "result_position", "delivered_on", "delivered_by", "rubric_id",
+    "rubric_version", "items", "perilaku", "perilaku_suggestion", "departure_reason",
+    "feedback_at_delivery", "appeal_id", "appeal_status", "appeal_outcome", "appeal_due",
+    "started_position")
+_DISTRIBUTION_COLUMNS = (
+    "valid_from", "unit", "period", "cycle_id", "organisational_result", "counts",
+    "delivered", "enrolled", "rubric_id", "rubric_version", "checks", "holds", "locked",
+    "lock", "reopened")
+_HISTORY_COLUMNS = ("position", "seq", "employee_id", "evaluation_id", "recorded_at", "at",
+                    "actor", "topic", "kind", "marked", "change", "reason", "note",
+                    "giver_ref")
+_VALID_AT = "valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
 
 
 class InvalidAsOf(InvalidValue):
@@ -37,6 +68,74 @@ class InvalidCursor(InvalidValue):
     code = "invalid-cursor"
 
 
+def encode_cursor(key: Any, position: int) -> str:
+    raw = json.dumps({"k": key, "p": position}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[Any, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        key, position = data["k"], data["p"]
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeError):
+        raise InvalidCursor("the cursor is not one this service gave out") from None
+    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+        raise InvalidCursor("the cursor is not one this service gave out")
+    return key, position
+
+
+def _limit(limit: int, most: int = MAX_LIMIT) -> int:
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise InvalidValue(f"limit must be a whole number from 1 to {most}")
+    return min(limit, most)
+
+
+def _row(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    return dict(zip(names, values))
+
+
+def _override(item: dict[str, Any]) -> dict[str, Any] | None:
+    if item.get("rating") is None or item["rating"] == item.get("computed_rating"):
+        return None
+    return {"computed_rating": item["computed_rating"], "rating": item["rating"],
+            "reason": item.get("override_reason")}
+
+
+def _item(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "item_id": item["item_id"], "kind": item["kind"], "aspect": item["aspect"],
+        "indicator": item["indicator"], "unit_of_measure": item["unit_of_measure"],
+        "supports": item["supports"], "target": item["target"],
+        "realisation": item["realisation"], "evidence": item["evidence"],
+        "direction": item["direction"], "capaian": item["capaian"],
+        "computed_rating": item["computed_rating"], "rating": item["rating"],
+        "override": _override(item), "planned_position": item["planned_position"],
+        "realised_position": item["realised_position"],
+        "rated_position": item["rated_position"],
+    }
+
+
+def _perilaku(values: dict[str, str]) -> dict[str, str]:
+    return {str(v): values[str(v)] for v in BerakhlakValue if str(v) in values}
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    appeal = None
+    if row["appeal_status"] is not None:
+        appeal = {"appeal_id": row["appeal_id"], "status": row["appeal_status"],
+                  "outcome": row["appeal_outcome"], "due_by": row["appeal_due"]}
+    return {
+        "evaluation_id": row["evaluation_id"], "employee_id": row["employee_id"],
+        "unit": row["unit"], "period": row["period"], "cycle_id": row["cycle_id"],
+        "hasil_kerja": row["hasil_kerja"], "perilaku_kerja": row["perilaku_kerja"],
+        "predikat": row["predikat"], "status": row["status"],
+        "result_source": row["result_source"], "delivered_on": row["delivered_on"],
+        "rubric": {"rubric_id": row["rubric_id"], "version": row["rubric_version"]},
+        "appeal": appeal, "position": row["valid_from"],
+    }
+
+
 class ReadModels:
     """Queries over the read models in `db`. `app` (the AppraisalLedger) is needed only by
     `events()`, which pages the raw log itself."""
@@ -44,69 +143,346 @@ class ReadModels:
     def __init__(self, db: Database, app: Any = None) -> None:
         self.db = db
         self.app = app
+        self._decoder: EventDecoder | None = None
+        create_tables(db)
+
+    # --- positions -------------------------------------------------------------------
+
+    def current_position(self) -> int:
+        """The position every read model has reached."""
+        with self.db.transaction() as cur:
+            return self._reached(cur)
+
+    @staticmethod
+    def _reached(cur: Cursor) -> int:
+        marks = ", ".join("?" for _ in NAMES)
+        cur.execute(f"SELECT MIN(position) FROM {TRACKING} WHERE projection IN ({marks})",
+                    list(NAMES))
+        found = cur.fetchone()
+        return int(found[0]) if found and found[0] is not None else 0
+
+    def position_at(self, moment: datetime | date | str) -> int:
+        """The last position recorded at or before `moment` (0 before the first)."""
+        with self.db.transaction() as cur:
+            return min(self._position_at(cur, moment), self._reached(cur))
+
+    def _position_at(self, cur: Cursor, moment: datetime | date | str) -> int:
+        if isinstance(moment, str):
+            moment = _parse_moment(moment)
+        if isinstance(moment, datetime):
+            if moment.tzinfo is None or moment.utcoffset() is None:
+                raise InvalidAsOf("a time for as_of must carry a time zone (Z or +07:00)")
+            cur.execute("SELECT MAX(position) FROM rm_audit WHERE log_time <= ?",
+                        [utc_text(moment)])
+        else:
+            next_day = datetime.combine(moment + timedelta(days=1), time(),
+                                        tzinfo=timezone.utc)
+            cur.execute("SELECT MAX(position) FROM rm_audit WHERE log_time < ?",
+                        [utc_text(next_day)])
+        found = cur.fetchone()
+        return int(found[0]) if found and found[0] is not None else 0
+
+    def _resolve(self, cur: Cursor, as_of: AsOf) -> int:
+        reached = self._reached(cur)
+        if as_of is None:
+            return reached
+        if isinstance(as_of, bool):
+            raise InvalidAsOf("as_of is a log position or an ISO-8601 time")
+        if isinstance(as_of, str) and _DIGITS.match(as_of.strip()):
+            as_of = int(as_of.strip())
+        if isinstance(as_of, int):
+            if as_of < 0:
+                raise InvalidAsOf("a log position is zero or more")
+            return min(as_of, reached)
+        if isinstance(as_of, (str, datetime, date)):
+            return min(self._position_at(cur, as_of), reached)
+        raise InvalidAsOf("as_of is a log position or an ISO-8601 time")
+
+    # --- scores ----------------------------------------------------------------------
 
     def list_evaluations(self, *, unit: str | None = None, period: str | None = None,
                          employee_id: str | None = None,
                          employee_ids: set[str] | None = None, as_of: AsOf = None,
                          cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
-        """{"items": [{"evaluation_id", "employee_id", "unit", "period", "cycle_id",
+        """One page of evaluations as they stood at a position, ordered by id:
+        {"items": [{"evaluation_id", "employee_id", "unit", "period", "cycle_id",
         "hasil_kerja", "perilaku_kerja", "predikat", "status", "result_source",
-        "rubric": {"rubric_id", "version"}, "appeal": {"status", "due_by"},
-        "position"}], "next_cursor", "as_of": {"position"}}"""
-        raise NotImplementedError
+        "delivered_on", "rubric": {"rubric_id", "version"}, "appeal": None | {"appeal_id",
+        "status", "outcome", "due_by"}, "position"}], "next_cursor", "as_of": {"position"}}.
+        `employee_ids` restricts to a set (a rater's scope); an empty set gives nothing."""
+        size = _limit(limit)
+        with self.db.transaction() as cur:
+            if cursor is not None:
+                after, position = decode_cursor(cursor)
+                if not isinstance(after, str):
+                    raise InvalidCursor("the cursor is not one this service gave out")
+            else:
+                after, position = None, self._resolve(cur, as_of)
+            if employee_ids is not None and not employee_ids:
+                return {"items": [], "next_cursor": None, "as_of": {"position": position}}
+            where, params = [_VALID_AT], [position, position]
+            for column, value in (("unit", unit), ("period", period),
+                                  ("employee_id", employee_id)):
+                if value is not None:
+                    where.append(f"{column} = ?")
+                    params.append(value)
+            if employee_ids is not None:
+                ids = sorted(employee_ids)
+                where.append(f"employee_id IN ({', '.join('?' for _ in ids)})")
+                params.extend(ids)
+            if after is not None:
+                where.append("evaluation_id > ?")
+                params.append(after)
+            cur.execute(f"SELECT {', '.join(_SCORE_COLUMNS)} FROM rm_scores "
+                        f"WHERE {' AND '.join(where)} ORDER BY evaluation_id "
+                        f"LIMIT {size + 1}", params)
+            rows = [_row(_SCORE_COLUMNS, r) for r in cur.fetchall()]
+        more = len(rows) > size
+        rows = rows[:size]
+        return {"items": [_summary(r) for r in rows],
+                "next_cursor": (encode_cursor(rows[-1]["evaluation_id"], position)
+                                if more else None),
+                "as_of": {"position": position}}
 
-    def evaluation(self, evaluation_id: str, *, as_of: AsOf = None) -> dict[str, Any] | None:
-        """One score row in full (items, perilaku values, feedback summary, appeal)."""
-        raise NotImplementedError
+    def _score(self, cur: Cursor, evaluation_id: str, position: int
+               ) -> dict[str, Any] | None:
+        cur.execute(f"SELECT {', '.join(_SCORE_COLUMNS)} FROM rm_scores "
+                    f"WHERE evaluation_id = ? AND {_VALID_AT}",
+                    [str(evaluation_id), position, position])
+        found = cur.fetchone()
+        if found is None:
+            return None
+        row = _row(_SCORE_COLUMNS, found)
+        for column in ("items", "perilaku", "feedback_at_delivery"):
+            row[column] = loads(row[column])
+        return row
+
+    def _feedback(self, cur: Cursor, employee_id: str, period: str,
+                  position: int) -> dict[str, Any]:
+        cur.execute("SELECT source, score FROM rm_feedback WHERE employee_id = ? "
+                    "AND period = ? AND position <= ? ORDER BY position",
+                    [employee_id, period, position])
+        return FeedbackSummary.of_scores(
+            (FeedbackSource(s), int(n)) for s, n in cur.fetchall()).to_dict()
+
+    def evaluation(self, evaluation_id: str, *, as_of: AsOf = None
+                   ) -> dict[str, Any] | None:
+        """One evaluation in full as it stood at a position: the list fields plus
+        "items", "perilaku_values", "feedback" (live summary by source),
+        "feedback_at_delivery", "perilaku_suggestion", "departure_reason", "starts_on",
+        "ends_on"; None if it did not exist then."""
+        with self.db.transaction() as cur:
+            position = self._resolve(cur, as_of)
+            row = self._score(cur, evaluation_id, position)
+            if row is None:
+                return None
+            feedback = self._feedback(cur, row["employee_id"], row["period"], position)
+        return {**_summary(row), "starts_on": row["starts_on"], "ends_on": row["ends_on"],
+                "items": [_item(i) for i in row["items"]],
+                "perilaku_values": _perilaku(row["perilaku"]), "feedback": feedback,
+                "feedback_at_delivery": row["feedback_at_delivery"],
+                "perilaku_suggestion": row["perilaku_suggestion"],
+                "departure_reason": row["departure_reason"],
+                "as_of": {"position": position}}
 
     def explain(self, evaluation_id: str, *, as_of: AsOf = None,
                 leaf_lookup: LeafLookup | None = None) -> dict[str, Any] | None:
-        """Issue 4's explain shape: {"evaluation_id", "employee_id", "period", "rubric":
-        {"rubric_id", "version"}, "items": [{"item_id", "kind", "target", "realisation",
-        "direction", "capaian", "rating", "override"}], "perilaku_values", "hasil_kerja",
-        "perilaku_kerja", "predikat", "result_changes": [...], "inputs": [{"position",
-        "topic", "ledger_index", "leaf_hash"}], "as_of": {"position"}}.
-        `override` is None or {"computed_rating", "rating", "reason"}."""
-        raise NotImplementedError
+        """How the result was derived, as it stood at a position: the pinned rubric
+        version, each item (target, realisation, direction, capaian, computed and final
+        rating, override with its reason), the perilaku values, HK, PK, predikat, every
+        superseding change (previous, new, source, reason), and the input events with
+        their log positions. `leaf_lookup` fills each input's `ledger_index` and
+        `leaf_hash` (None without it). None if the evaluation did not exist then."""
+        with self.db.transaction() as cur:
+            position = self._resolve(cur, as_of)
+            row = self._score(cur, evaluation_id, position)
+            if row is None:
+                return None
+            feedback = self._feedback(cur, row["employee_id"], row["period"], position)
+            cur.execute("SELECT position, topic, role FROM rm_explain_inputs "
+                        "WHERE evaluation_id = ? AND position <= ? ORDER BY position",
+                        [row["evaluation_id"], position])
+            inputs = {p: {"position": p, "topic": t, "role": r} for p, t, r in cur.fetchall()}
+            cur.execute("SELECT position, source, reference, reference_position, previous, "
+                        "new, reason, actor, at, recorded_at FROM rm_explain_changes "
+                        "WHERE evaluation_id = ? AND position <= ? ORDER BY position",
+                        [row["evaluation_id"], position])
+            changes = []
+            for (at_position, source, reference, reference_position, previous, new,
+                 reason, actor, at, recorded_at) in cur.fetchall():
+                changes.append({"position": at_position, "source": source,
+                                "reference": reference, "previous": loads(previous),
+                                "new": loads(new), "reason": reason, "actor": actor,
+                                "at": at, "recorded_at": recorded_at})
+                if reference_position is not None and reference_position <= position:
+                    inputs.setdefault(reference_position, {
+                        "position": reference_position,
+                        "topic": "kinerja.cycle.reopened.v1", "role": "reopening"})
+        ordered = [inputs[p] for p in sorted(inputs)]
+        leaves = leaf_lookup(list(sorted(inputs))) if leaf_lookup else {}
+        for entry in ordered:
+            index, leaf = leaves.get(entry["position"], (None, None))
+            entry["ledger_index"], entry["leaf_hash"] = index, leaf
+        return {
+            "evaluation_id": row["evaluation_id"], "employee_id": row["employee_id"],
+            "unit": row["unit"], "period": row["period"], "cycle_id": row["cycle_id"],
+            "status": row["status"],
+            "rubric": {"rubric_id": row["rubric_id"], "version": row["rubric_version"]},
+            "items": [_item(i) for i in row["items"]],
+            "perilaku_values": _perilaku(row["perilaku"]),
+            "perilaku_suggestion": row["perilaku_suggestion"],
+            "departure_reason": row["departure_reason"],
+            "feedback": feedback, "feedback_at_delivery": row["feedback_at_delivery"],
+            "hasil_kerja": row["hasil_kerja"], "perilaku_kerja": row["perilaku_kerja"],
+            "predikat": row["predikat"], "result_source": row["result_source"],
+            "result_position": row["result_position"], "result_changes": changes,
+            "inputs": ordered, "as_of": {"position": position},
+        }
 
-    def history(self, employee_id: str, *, as_of: AsOf = None) -> dict[str, Any]:
+    # --- history, distribution, audit ------------------------------------------------
+
+    def history(self, employee_id: str, *, as_of: AsOf = None, cursor: str | None = None,
+                limit: int | None = None) -> dict[str, Any]:
         """{"employee_id", "entries": [{"position", "recorded_at", "at", "actor", "topic",
-        "kind", "evaluation_id", "change", "reason", "marked", "giver_ref"}],
-        "as_of": {"position"}}. `giver_ref` is a peer's identity: hide it from the rated
-        employee."""
-        raise NotImplementedError
+        "kind", "marked", "evaluation_id", "change", "reason", "note", "giver_ref"}],
+        "next_cursor", "as_of": {"position"}} in log order. `marked` is "override",
+        "correction", "calibration", "appeal_decision", "departure", "reopening" or None.
+        `giver_ref` is a peer's identity: hide it from the rated employee. Without
+        `limit`, every entry."""
+        size = None if limit is None else _limit(limit, 5000)
+        with self.db.transaction() as cur:
+            if cursor is not None:
+                after, position = decode_cursor(cursor)
+                if (not isinstance(after, list) or len(after) != 2
+                        or not all(isinstance(a, int) for a in after)):
+                    raise InvalidCursor("the cursor is not one this service gave out")
+            else:
+                after, position = [0, -1], self._resolve(cur, as_of)
+            cur.execute(f"SELECT {', '.join(_HISTORY_COLUMNS)} FROM rm_history "
+                        "WHERE employee_id = ? AND position <= ? AND (position, seq) > (?, ?) "
+                        "ORDER BY position, seq"
+                        + (f" LIMIT {size + 1}" if size else ""),
+                        [str(employee_id), position, after[0], after[1]])
+            rows = [_row(_HISTORY_COLUMNS, r) for r in cur.fetchall()]
+        more = size is not None and len(rows) > size
+        rows = rows[:size] if size is not None else rows
+        entries = []
+        for row in rows:
+            row["change"] = loads(row["change"])
+            entries.append({k: row[k] for k in _HISTORY_COLUMNS
+                            if k not in ("seq", "employee_id")})
+        return {"employee_id": str(employee_id), "entries": entries,
+                "next_cursor": (encode_cursor([rows[-1]["position"], rows[-1]["seq"]],
+                                              position) if more else None),
+                "as_of": {"position": position}}
 
     def distribution(self, unit: str, period: str, *, as_of: AsOf = None
                      ) -> dict[str, Any] | None:
-        """{"unit", "period", "cycle_id", "organisational_result", "counts": {predikat: n},
-        "total", "rubric": {"rubric_id", "version"}, "quota_checks": [...], "holds",
-        "locked", "as_of": {"position"}}"""
-        raise NotImplementedError
+        """{"unit", "period", "cycle_id", "organisational_result", "counts": {predikat:
+        n}, "total" (delivered results), "enrolled", "rubric": {"rubric_id", "version"},
+        "quota_checks": [{"predikat", "bound", "value", "count", "total", "holds"}],
+        "holds" (None without an organisational result), "locked", "lock", "reopened",
+        "position", "as_of": {"position"}}; None if the period was not open then."""
+        with self.db.transaction() as cur:
+            position = self._resolve(cur, as_of)
+            cur.execute(f"SELECT {', '.join(_DISTRIBUTION_COLUMNS)} FROM rm_distribution "
+                        f"WHERE unit = ? AND period = ? AND {_VALID_AT}",
+                        [unit, period, position, position])
+            found = cur.fetchone()
+        if found is None:
+            return None
+        row = _row(_DISTRIBUTION_COLUMNS, found)
+        counts = loads(row["counts"])
+        return {
+            "unit": row["unit"], "period": row["period"], "cycle_id": row["cycle_id"],
+            "organisational_result": row["organisational_result"],
+            "counts": {str(p): counts.get(str(p), 0) for p in Predikat},
+            "total": row["delivered"], "enrolled": row["enrolled"],
+            "rubric": {"rubric_id": row["rubric_id"], "version": row["rubric_version"]},
+            "quota_checks": loads(row["checks"]),
+            "holds": None if row["holds"] is None else bool(row["holds"]),
+            "locked": bool(row["locked"]), "lock": loads(row["lock"]),
+            "reopened": loads(row["reopened"]), "position": row["valid_from"],
+            "as_of": {"position": position},
+        }
 
     def audit(self, actor: str, *, as_of: AsOf = None, cursor: str | None = None,
               limit: int = 50) -> dict[str, Any]:
-        """{"actor", "items": [{"position", "recorded_at", "topic", "aggregate_id",
-        "aggregate_version"}], "next_cursor", "as_of": {"position"}}"""
-        raise NotImplementedError
+        """What `actor` recorded, in log order: {"actor", "items": [{"position",
+        "recorded_at", "topic", "aggregate_id", "aggregate_version"}], "next_cursor",
+        "as_of": {"position"}}."""
+        size = _limit(limit)
+        with self.db.transaction() as cur:
+            if cursor is not None:
+                after, position = decode_cursor(cursor)
+                if not isinstance(after, int) or isinstance(after, bool):
+                    raise InvalidCursor("the cursor is not one this service gave out")
+            else:
+                after, position = 0, self._resolve(cur, as_of)
+            cur.execute("SELECT position, recorded_at, topic, aggregate_id, aggregate_version "
+                        "FROM rm_audit WHERE actor = ? AND position > ? AND position <= ? "
+                        f"ORDER BY position LIMIT {size + 1}", [actor, after, position])
+            rows = cur.fetchall()
+        more = len(rows) > size
+        items = [{"position": p, "recorded_at": r, "topic": t, "aggregate_id": a,
+                  "aggregate_version": v} for p, r, t, a, v in rows[:size]]
+        return {"actor": actor, "items": items,
+                "next_cursor": encode_cursor(items[-1]["position"], position) if more else None,
+                "as_of": {"position": position}}
+
+    # --- the raw log -----------------------------------------------------------------
 
     def events(self, after: int = 0, limit: int = 100) -> dict[str, Any]:
-        """The raw log: {"items": [{"position", "topic", "originator_id",
-        "originator_version", "recorded_at", "actor", "payload"}], "next_after"}"""
-        raise NotImplementedError
+        """The raw log after a position: {"items": [{"position", "topic", "originator_id",
+        "originator_version", "recorded_at", "actor", "payload"}], "next_after"}
+        (`next_after` None once the end of the log is reached). The payload is every
+        field of the event as recorded (personal fields included: filter by role)."""
+        if self.app is None:
+            raise RuntimeError("ReadModels.events needs the application: ReadModels(db, app)")
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            raise InvalidValue("after is a log position, zero or more")
+        size = _limit(limit, 1000)
+        if self._decoder is None:
+            self._decoder = EventDecoder(self.app)
+        notifications = self.app.recorder.select_notifications(after + 1, size)
+        items = []
+        for event in self._decoder.decode(notifications):
+            payload = {k: v for k, v in event.data.items()
+                       if k not in ("timestamp", "originator_topic")}
+            items.append({"position": event.position, "topic": event.topic,
+                          "originator_id": event.originator_id,
+                          "originator_version": event.originator_version,
+                          "recorded_at": event.recorded_at,
+                          "actor": event.data.get("actor"), "payload": payload})
+        return {"items": items,
+                "next_after": items[-1]["position"] if len(items) == size else None}
+
+    # --- ports for the service and the API -------------------------------------------
 
     def feedback_scores(self, employee_id: str, period: str
                         ) -> list[tuple[FeedbackSource, int]]:
-        """The service's `feedback_lookup` port."""
-        raise NotImplementedError
+        """Feedback about an employee in a period, as (source, score), in log order:
+        the service's `feedback_lookup` port."""
+        with self.db.transaction() as cur:
+            cur.execute("SELECT source, score FROM rm_feedback WHERE employee_id = ? "
+                        "AND period = ? ORDER BY position", [str(employee_id), period])
+            return [(FeedbackSource(s), int(n)) for s, n in cur.fetchall()]
 
     def evaluation_scope(self, rater_id: str) -> set[str]:
-        """Employee ids the rater was ever assigned to rate (RaterAssigned)."""
-        raise NotImplementedError
+        """Employee ids `rater_id` was ever assigned to rate (RaterAssigned), so that a
+        rater keeps seeing the evaluations they made after a reassignment."""
+        with self.db.transaction() as cur:
+            cur.execute("SELECT DISTINCT employee_id FROM rm_scope WHERE rater_id = ?",
+                        [str(rater_id)])
+            return {r[0] for r in cur.fetchall()}
 
-    def position_at(self, moment: datetime) -> int:
-        """The last position recorded at or before `moment` (0 before the first)."""
-        raise NotImplementedError
 
-    def current_position(self) -> int:
-        """The position every read model has reached."""
-        raise NotImplementedError
+def _parse_moment(text: str) -> datetime | date:
+    value = text.strip()
+    try:
+        if _DATE_ONLY.match(value):
+            return date.fromisoformat(value)
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidAsOf(f"as_of {text!r} is neither a log position nor an ISO-8601 "
+                          "time") from None

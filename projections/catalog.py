@@ -1,0 +1,127 @@
+"""The read models, their tracking table, and the canonical digest of their content."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from projections.audit import AuditProjection
+from projections.base import Projection, Table
+from projections.db import Cursor, Database
+from projections.distribution import DistributionProjection
+from projections.explanation import ExplanationProjection
+from projections.history import HistoryProjection
+from projections.scores import ScoresProjection
+
+#: Projection name -> the last log position applied to its tables.
+TRACKING = "rm_tracking"
+NAMES = ("scores", "history", "distribution", "audit", "explanation")
+_FACTORIES = {
+    "scores": ScoresProjection,
+    "history": HistoryProjection,
+    "distribution": DistributionProjection,
+    "audit": AuditProjection,
+    "explanation": ExplanationProjection,
+}
+#: Any number; serialises table creation between processes on PostgreSQL.
+_DDL_LOCK = 0x6B696E6A  # "kinj"
+
+
+class UnknownProjection(ValueError):
+    pass
+
+
+def make_projections(names: Iterable[str] | None = None) -> list[Projection]:
+    chosen = list(NAMES if names is None else names)
+    unknown = [n for n in chosen if n not in _FACTORIES]
+    if unknown:
+        raise UnknownProjection(f"no read model named {', '.join(unknown)}; "
+                                f"the models are {', '.join(NAMES)}")
+    return [_FACTORIES[n]() for n in chosen]
+
+
+def create_tables(db: Database, projections: Sequence[Projection] | None = None) -> None:
+    """Create every table (idempotent, safe from several processes at once)."""
+    projections = make_projections() if projections is None else projections
+    with db.transaction() as cur:
+        if db.kind == "postgresql":
+            cur.execute("SELECT pg_advisory_xact_lock(?)", [_DDL_LOCK])
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {TRACKING} (projection TEXT NOT NULL "
+                    "PRIMARY KEY, position BIGINT NOT NULL)")
+        for projection in projections:
+            projection.create(cur)
+            cur.execute(f"INSERT INTO {TRACKING} (projection, position) VALUES (?, 0) "
+                        "ON CONFLICT (projection) DO NOTHING", [projection.name])
+
+
+def tracked_positions(cur: Cursor, names: Sequence[str], *, lock: bool = False,
+                      kind: str = "sqlite") -> dict[str, int]:
+    marks = ", ".join("?" for _ in names)
+    suffix = " FOR UPDATE" if lock and kind == "postgresql" else ""
+    cur.execute(f"SELECT projection, position FROM {TRACKING} "
+                f"WHERE projection IN ({marks}){suffix}", list(names))
+    return {name: position for name, position in cur.fetchall()}
+
+
+def content_tables(name: str) -> tuple[Table, ...]:
+    return tuple(t for t in _FACTORIES[name]().tables if t.content)
+
+
+def _table_lines(cur: Cursor, table: Table, upto: int | None,
+                 page: int = 5000) -> Iterable[bytes]:
+    from projections.base import dumps
+
+    names = table.column_names
+    key = table.primary_key
+    select = ", ".join(
+        f"CASE WHEN valid_to > {int(upto)} THEN NULL ELSE valid_to END"
+        if (n == "valid_to" and upto is not None) else n for n in names)
+    where = []
+    if upto is not None:
+        column = "valid_from" if table.temporal else table.position_column
+        if column is None:
+            raise ValueError(f"{table.name} cannot be read as of a position")
+        where.append(f"{column} <= {int(upto)}")
+    yield f"table {table.name} {','.join(names)}\n".encode()
+    key_index = [names.index(k) for k in key]
+    last: list[Any] | None = None
+    while True:
+        conditions = list(where)
+        params: list[Any] = []
+        if last is not None:
+            conditions.append(f"({', '.join(key)}) > ({', '.join('?' for _ in key)})")
+            params = list(last)
+        clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        cur.execute(f"SELECT {select} FROM {table.name}{clause} "
+                    f"ORDER BY {', '.join(key)} LIMIT {page}", params)
+        rows = cur.fetchall()
+        for row in rows:
+            yield (dumps(list(row)) + "\n").encode()
+        if len(rows) < page:
+            return
+        last = [rows[-1][i] for i in key_index]
+
+
+def model_digest(db: Database, name: str, *, upto: int | None = None) -> str:
+    """SHA-256 over the canonical serialisation of a model's content tables (rows in
+    key order, one canonical JSON array per row), as of `upto` when given: rows made
+    after it left out, versions replaced after it shown as still current."""
+    digest = hashlib.sha256()
+    with db.transaction() as cur:
+        for table in content_tables(name):
+            for line in _table_lines(cur, table, upto):
+                digest.update(line)
+    return digest.hexdigest()
+
+
+def table_rows(db: Database, table: Table) -> list[tuple[Any, ...]]:
+    """Every row of a table in key order (tests compare whole tables with it)."""
+    with db.transaction() as cur:
+        cur.execute(f"SELECT {', '.join(table.column_names)} FROM {table.name} "
+                    f"ORDER BY {', '.join(table.primary_key)}")
+        return [tuple(r) for r in cur.fetchall()]
+
+
+def all_tables() -> tuple[Table, ...]:
+    return tuple(t for name in NAMES for t in _FACTORIES[name]().tables)

@@ -1,0 +1,164 @@
+"""Notifications from the log, decoded into plain dicts the projections can use.
+
+The projections need JSON-ready values, not domain objects: ids as dashed UUID strings,
+decimals as their exact string, dates and times ISO-8601. The library's mapper gives
+objects that are then turned into those strings (`plain`). On a rebuild that round trip
+costs more than the rest of the projection, so when the stored state is the library's
+plain JSON (no cipher, no compressor, only the transcodings known here), the state is
+decoded straight to the same strings. Both paths give identical dicts; a test holds
+them to that on every event the service records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import JSONTranscoder, Mapper
+from eventsourcing.utils import resolve_topic
+
+# Imported for their side effect: each event class registers its explicit TOPIC.
+import domain.appeal  # noqa: F401
+import domain.cycle  # noqa: F401
+import domain.employee  # noqa: F401
+import domain.evaluation  # noqa: F401
+import domain.feedback  # noqa: F401
+import domain.rubric  # noqa: F401
+
+#: Transcodings whose stored `_data_` the fast path knows how to read.
+_KNOWN_TRANSCODINGS = frozenset({"uuid_hex", "decimal_str", "datetime_iso", "date_iso"})
+#: Library bookkeeping that is not part of an event's payload.
+_BOOKKEEPING = ("originator_id", "originator_version")
+
+
+class LogEvent:
+    """One notification, decoded. `data` holds every field of the event (including
+    `timestamp`, the recording time) as JSON-ready values."""
+
+    __slots__ = ("position", "topic", "originator_id", "originator_version", "data",
+                 "recorded_at")
+
+    def __init__(self, position: int, topic: str, originator_id: str,
+                 originator_version: int, data: dict[str, Any]) -> None:
+        self.position = position
+        self.topic = topic
+        self.originator_id = originator_id
+        self.originator_version = originator_version
+        self.data = data
+        self.recorded_at = utc_text(data.get("timestamp"))
+
+    def __repr__(self) -> str:
+        return f"LogEvent({self.position}, {self.topic!r}, {self.originator_id})"
+
+
+def utc_text(value: Any) -> str:
+    """A recording time as sortable text: UTC, microseconds, fixed width."""
+    if value is None:
+        return ""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def plain(value: Any) -> Any:
+    """A decoded domain value as JSON-ready data (what the fast path produces)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, Enum):
+        return plain(value.value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    raise TypeError(f"cannot make {type(value).__name__} JSON-ready")
+
+
+class _UnknownTranscoding(Exception):
+    pass
+
+
+def _object_hook(obj: dict[str, Any], _uuid: type[UUID] = UUID) -> Any:
+    kind = obj.get("_type_")
+    if kind is None or len(obj) != 2 or "_data_" not in obj:
+        return obj
+    data = obj["_data_"]
+    if kind == "uuid_hex":
+        return str(_uuid(data))
+    if kind in _KNOWN_TRANSCODINGS:
+        # decimal_str, datetime_iso and date_iso store exactly str()/isoformat().
+        return data
+    raise _UnknownTranscoding(kind)
+
+
+_json_decoder = json.JSONDecoder(object_hook=_object_hook)
+
+
+class EventDecoder:
+    """Decodes notifications of one application, fast where the storage format allows."""
+
+    def __init__(self, app: Any, *, fast: bool | None = None) -> None:
+        self.mapper = app.mapper
+        self.fast = self.fast_path_possible(self.mapper) if fast is None else fast
+        self._class_versions: dict[str, int] = {}
+
+    @staticmethod
+    def fast_path_possible(mapper: Any) -> bool:
+        transcoder = getattr(mapper, "transcoder", None)
+        return (type(mapper) is Mapper and mapper.cipher is None
+                and mapper.compressor is None and type(transcoder) is JSONTranscoder
+                and set(transcoder.names) <= _KNOWN_TRANSCODINGS)
+
+    def decode(self, notifications: Iterable[Any]) -> list[LogEvent]:
+        decode_one = self._fast if self.fast else self._slow
+        return [decode_one(n) for n in notifications]
+
+    def decode_one(self, notification: Any) -> LogEvent:
+        return self._fast(notification) if self.fast else self._slow(notification)
+
+    def _class_version(self, topic: str) -> int:
+        version = self._class_versions.get(topic)
+        if version is None:
+            version = getattr(resolve_topic(topic), "class_version", 1)
+            self._class_versions[topic] = version
+        return version
+
+    def _fast(self, notification: Any) -> LogEvent:
+        state = notification.state
+        try:
+            data = _json_decoder.decode(state.decode("utf-8") if isinstance(
+                state, (bytes, bytearray, memoryview)) else state)
+        except (_UnknownTranscoding, ValueError):
+            return self._slow(notification)
+        stored_version = data.pop("class_version", 1)
+        if stored_version < self._class_version(notification.topic):
+            # Upcasters are written against decoded objects: let the mapper run them.
+            return self._slow(notification)
+        return LogEvent(notification.id, notification.topic, str(notification.originator_id),
+                        notification.originator_version, data)
+
+    def _slow(self, notification: Any) -> LogEvent:
+        event = self.mapper.to_domain_event(notification)
+        data = {k: plain(v) for k, v in vars(event).items() if k not in _BOOKKEEPING}
+        return LogEvent(notification.id, notification.topic, str(notification.originator_id),
+                        notification.originator_version, data)
+
+
+def read_events(app: Any, decoder: EventDecoder, after: int, limit: int,
+                stop: int | None = None) -> Sequence[LogEvent]:
+    """Up to `limit` events after position `after` (and at most `stop`), in log order."""
+    notifications = app.recorder.select_notifications(after + 1, limit, stop=stop)
+    return decoder.decode(notifications)

@@ -1,0 +1,275 @@
+"""Scores: one row per evaluation (in versions over time), with everything a list or a
+detail view shows; plus the feedback items and rater assignments that scores are read with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from projections.base import (
+    Appended,
+    Projection,
+    Table,
+    Versioned,
+    temporal_columns,
+)
+from projections.db import Cursor
+from projections.decoding import LogEvent
+
+EVALUATION = "kinerja.evaluation."
+APPEAL = "kinerja.appeal."
+
+SCORES = Table(
+    "rm_scores",
+    temporal_columns([("evaluation_id", "TEXT NOT NULL")], [
+        ("employee_id", "TEXT NOT NULL"),
+        ("unit", "TEXT NOT NULL"),
+        ("period", "TEXT NOT NULL"),
+        ("cycle_id", "TEXT NOT NULL"),
+        ("starts_on", "TEXT"),
+        ("ends_on", "TEXT"),
+        ("status", "TEXT NOT NULL"),
+        ("hasil_kerja", "TEXT"),
+        ("perilaku_kerja", "TEXT"),
+        ("predikat", "TEXT"),
+        ("result_source", "TEXT"),
+        ("result_position", "BIGINT"),
+        ("delivered_on", "TEXT"),
+        ("delivered_by", "TEXT"),
+        ("rubric_id", "TEXT NOT NULL"),
+        ("rubric_version", "INTEGER NOT NULL"),
+        ("items", "TEXT NOT NULL"),
+        ("perilaku", "TEXT NOT NULL"),
+        ("perilaku_suggestion", "TEXT"),
+        ("departure_reason", "TEXT"),
+        ("feedback_at_delivery", "TEXT"),
+        ("appeal_id", "TEXT"),
+        ("appeal_status", "TEXT"),
+        ("appeal_outcome", "TEXT"),
+        ("appeal_due", "TEXT"),
+        ("started_position", "BIGINT NOT NULL"),
+    ]),
+    key=("evaluation_id",),
+    json_columns=frozenset({"items", "perilaku", "feedback_at_delivery"}),
+    temporal=True,
+    indexes=(
+        "CREATE INDEX IF NOT EXISTS rm_scores_unit_period "
+        "ON rm_scores (unit, period, evaluation_id, valid_from)",
+        "CREATE INDEX IF NOT EXISTS rm_scores_period "
+        "ON rm_scores (period, evaluation_id, valid_from)",
+        "CREATE INDEX IF NOT EXISTS rm_scores_employee "
+        "ON rm_scores (employee_id, evaluation_id, valid_from)",
+        "CREATE INDEX IF NOT EXISTS rm_scores_appeal "
+        "ON rm_scores (appeal_id) WHERE appeal_id IS NOT NULL AND valid_to IS NULL",
+    ),
+)
+
+FEEDBACK = Table(
+    "rm_feedback",
+    (("position", "BIGINT NOT NULL"), ("feedback_id", "TEXT NOT NULL"),
+     ("employee_id", "TEXT NOT NULL"), ("period", "TEXT NOT NULL"),
+     ("source", "TEXT NOT NULL"), ("giver_ref", "TEXT NOT NULL"),
+     ("score", "INTEGER NOT NULL"), ("value", "TEXT"), ("channel", "TEXT")),
+    key=("position",),
+    position_column="position",
+    indexes=("CREATE INDEX IF NOT EXISTS rm_feedback_employee "
+             "ON rm_feedback (employee_id, period, position)",),
+)
+
+SCOPE = Table(
+    "rm_scope",
+    (("position", "BIGINT NOT NULL"), ("employee_id", "TEXT NOT NULL"),
+     ("rater_id", "TEXT NOT NULL"), ("effective_from", "TEXT NOT NULL")),
+    key=("position",),
+    position_column="position",
+    indexes=("CREATE INDEX IF NOT EXISTS rm_scope_rater ON rm_scope (rater_id, employee_id)",),
+)
+
+
+class ScoresProjection(Projection):
+    def __init__(self) -> None:
+        super().__init__(name="scores", tables=(SCORES, FEEDBACK, SCOPE))
+        self.scores = Versioned(SCORES)
+        self.feedback = Appended(FEEDBACK)
+        self.scope = Appended(SCOPE)
+        #: appeal id -> evaluation id, for appeal events after the filing.
+        self._appeals: dict[str, str] = {}
+        e = EVALUATION
+        self.handlers = {
+            e + "started.v1": self.evaluation_started,
+            e + "item-planned.v1": self.item_planned,
+            e + "targets-fixed.v1": self.targets_fixed,
+            e + "realisation-recorded.v1": self.realisation_recorded,
+            e + "item-rated.v1": self.item_rated,
+            e + "perilaku-rated.v1": self.perilaku_rated,
+            e + "result-delivered.v1": self.result_delivered,
+            e + "result-changed.v1": self.result_changed,
+            e + "appeal-lapsed.v1": self.appeal_lapsed,
+            APPEAL + "filed.v1": self.appeal_filed,
+            APPEAL + "explanation-requested.v1": self.explanation_requested,
+            APPEAL + "decided.v1": self.appeal_decided,
+            APPEAL + "withdrawn.v1": self.appeal_withdrawn,
+            "kinerja.feedback.given.v1": self.feedback_given,
+            "kinerja.employee.rater-assigned.v1": self.rater_assigned,
+        }
+
+    # --- batch plumbing ------------------------------------------------------------
+
+    def started_empty(self) -> None:
+        self.scores.complete = True
+        self._appeals = {}
+
+    def prefetch(self, cur: Cursor, events: Sequence[LogEvent]) -> None:
+        evaluations = {e.originator_id for e in events if e.topic.startswith(EVALUATION)}
+        evaluations.update(e.data["evaluation_id"] for e in events
+                           if e.topic == APPEAL + "filed.v1")
+        self.scores.prefetch(cur, evaluations)
+        if self.scores.complete:
+            return
+        unknown = sorted({e.originator_id for e in events if e.topic.startswith(APPEAL)
+                          and e.topic != APPEAL + "filed.v1"} - set(self._appeals))
+        if unknown:
+            marks = ", ".join("?" for _ in unknown)
+            for key in self.scores.load_where(cur, f"appeal_id IN ({marks})", unknown):
+                row = self.scores.get(key)
+                if row is not None and row["appeal_id"]:
+                    self._appeals[row["appeal_id"]] = key
+
+    def flush(self, cur: Cursor) -> None:
+        self.scores.flush(cur)
+        self.feedback.flush(cur)
+        self.scope.flush(cur)
+
+    def discard(self) -> None:
+        self.scores.discard()
+        self.feedback.discard()
+        self.scope.discard()
+        self._appeals = {}
+
+    def _change(self, event: LogEvent, evaluation_id: str | None = None,
+                **changes: Any) -> None:
+        key = evaluation_id or event.originator_id
+        row = self.scores.get(key)
+        if row is None:  # an event of a stream whose start this model never saw
+            return
+        self.scores.put({**row, **changes}, event.position)
+
+    def _with_item(self, event: LogEvent, **changes: Any) -> None:
+        row = self.scores.get(event.originator_id)
+        if row is None:
+            return
+        item_id = event.data["item_id"]
+        items = [({**item, **changes} if item["item_id"] == item_id else item)
+                 for item in row["items"]]
+        self.scores.put({**row, "items": items}, event.position)
+
+    # --- handlers, named after their events ----------------------------------------
+
+    def evaluation_started(self, event: LogEvent) -> None:
+        d = event.data
+        self.scores.put({
+            "evaluation_id": event.originator_id, "employee_id": d["employee_id"],
+            "unit": d["unit"], "period": d["period"], "cycle_id": d["cycle_id"],
+            "starts_on": d["starts_on"], "ends_on": d["ends_on"], "status": "planning",
+            "hasil_kerja": None, "perilaku_kerja": None, "predikat": None,
+            "result_source": None, "result_position": None, "delivered_on": None,
+            "delivered_by": None, "rubric_id": d["rubric_id"],
+            "rubric_version": d["rubric_version"], "items": [], "perilaku": {},
+            "perilaku_suggestion": None, "departure_reason": None,
+            "feedback_at_delivery": None, "appeal_id": None, "appeal_status": None,
+            "appeal_outcome": None, "appeal_due": None,
+            "started_position": event.position,
+        }, event.position)
+
+    def item_planned(self, event: LogEvent) -> None:
+        row = self.scores.get(event.originator_id)
+        if row is None:
+            return
+        d = event.data
+        item = {
+            "item_id": d["item_id"], "kind": d["kind"], "aspect": d["aspect"],
+            "indicator": d["indicator"], "target": d["target"], "direction": d["direction"],
+            "unit_of_measure": d["unit_of_measure"], "supports": d["supports"],
+            "realisation": None, "evidence": [], "capaian": None, "computed_rating": None,
+            "rating": None, "override_reason": None, "planned_position": event.position,
+            "realised_position": None, "rated_position": None,
+        }
+        self.scores.put({**row, "items": [*row["items"], item]}, event.position)
+
+    def targets_fixed(self, event: LogEvent) -> None:
+        row = self.scores.get(event.originator_id)
+        if row is not None:
+            status = row["status"] if row["status"] == "delivered" else "in_progress"
+            self._change(event, status=status)
+
+    def realisation_recorded(self, event: LogEvent) -> None:
+        d = event.data
+        # As in the aggregate: a new realisation makes the earlier rating stale.
+        self._with_item(event, realisation=d["value"], evidence=list(d["evidence"]),
+                        realised_position=event.position, capaian=None,
+                        computed_rating=None, rating=None, override_reason=None,
+                        rated_position=None)
+
+    def item_rated(self, event: LogEvent) -> None:
+        d = event.data
+        self._with_item(event, capaian=d["capaian"], computed_rating=d["computed_rating"],
+                        rating=d["rating"], override_reason=d["override_reason"],
+                        rated_position=event.position)
+
+    def perilaku_rated(self, event: LogEvent) -> None:
+        row = self.scores.get(event.originator_id)
+        if row is not None:
+            d = event.data
+            self._change(event, perilaku={**row["perilaku"], d["value"]: d["rating"]})
+
+    def result_delivered(self, event: LogEvent) -> None:
+        d = event.data
+        self._change(event, status="delivered", hasil_kerja=d["hasil_kerja"],
+                     perilaku_kerja=d["perilaku_kerja"], predikat=d["predikat"],
+                     result_source="delivered", result_position=event.position,
+                     delivered_on=d["delivered_on"], delivered_by=d["actor"],
+                     perilaku_suggestion=d["perilaku_suggestion"],
+                     departure_reason=d["departure_reason"],
+                     feedback_at_delivery=d["feedback"], appeal_due=d["appeal_due"],
+                     appeal_status="not_filed")
+
+    def result_changed(self, event: LogEvent) -> None:
+        d = event.data
+        self._change(event, hasil_kerja=d["hasil_kerja"], perilaku_kerja=d["perilaku_kerja"],
+                     predikat=d["predikat"], result_source=d["source"],
+                     result_position=event.position)
+
+    def appeal_lapsed(self, event: LogEvent) -> None:
+        self._change(event, appeal_status="lapsed")
+
+    def appeal_filed(self, event: LogEvent) -> None:
+        evaluation_id = event.data["evaluation_id"]
+        self._appeals[event.originator_id] = evaluation_id
+        self._change(event, evaluation_id, appeal_id=event.originator_id,
+                     appeal_status="filed")
+
+    def explanation_requested(self, event: LogEvent) -> None:
+        self._change(event, self._appeals.get(event.originator_id),
+                     appeal_status="under_review")
+
+    def appeal_decided(self, event: LogEvent) -> None:
+        self._change(event, self._appeals.get(event.originator_id), appeal_status="decided",
+                     appeal_outcome=event.data["outcome"])
+
+    def appeal_withdrawn(self, event: LogEvent) -> None:
+        self._change(event, self._appeals.get(event.originator_id),
+                     appeal_status="withdrawn")
+
+    def feedback_given(self, event: LogEvent) -> None:
+        d = event.data
+        self.feedback.add({
+            "position": event.position, "feedback_id": event.originator_id,
+            "employee_id": d["employee_id"], "period": d["period"], "source": d["source"],
+            "giver_ref": d["giver_ref"], "score": d["score"], "value": d.get("value"),
+            "channel": d.get("channel")})
+
+    def rater_assigned(self, event: LogEvent) -> None:
+        d = event.data
+        self.scope.add({"position": event.position, "employee_id": event.originator_id,
+                        "rater_id": d["rater_id"], "effective_from": d["effective_from"]})
