@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -62,6 +62,9 @@ A = TypeVar("A")
 
 #: Feedback about one employee in one period, as (source, score) pairs.
 FeedbackLookup = Callable[[str, str], Sequence[tuple[FeedbackSource, int]]]
+
+#: Fields every item of a feedback batch must name.
+_FEEDBACK_FIELDS = ("employee_id", "period", "source", "giver_ref", "score")
 
 #: How often a command that lost a version race is decided again before answering 409.
 CONFLICT_RETRIES = 3
@@ -477,10 +480,17 @@ class AppraisalLedger(Application[UUID]):
         if not items:
             raise InvalidValue("a feedback batch needs at least one item")
         ids: list[Any] = []
-        for item in items:
-            if item.get("channel") and item.get("external_ref"):
-                ids.append(FeedbackItem.id_for_channel_item(item["channel"],
-                                                            item["external_ref"]))
+        for number, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                raise InvalidValue(f"feedback item {number} is not an object")
+            missing = [k for k in _FEEDBACK_FIELDS if item.get(k) is None]
+            if missing:
+                raise InvalidValue(f"feedback item {number} lacks {', '.join(missing)}",
+                                   missing=missing)
+            channel = str(item.get("channel") or "").strip()
+            external_ref = str(item.get("external_ref") or "").strip()
+            if channel and external_ref:
+                ids.append(FeedbackItem.id_for_channel_item(channel, external_ref))
             else:
                 ids.append(uuid.uuid4())
         if len(set(ids)) != len(ids):

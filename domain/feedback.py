@@ -52,8 +52,9 @@ class FeedbackItem(LedgerAggregate):
     @staticmethod
     def id_for_channel_item(channel: str, external_ref: str) -> Any:
         """Items from a complaint channel are named by the channel's own reference, so a
-        channel that sends the same item twice records it once."""
-        return derived_id("feedback", channel, external_ref)
+        channel that sends the same item twice records it once (surrounding spaces, which
+        channels add or drop between retries, do not count)."""
+        return derived_id("feedback", channel.strip(), external_ref.strip())
 
     @classmethod
     def give(cls, *, feedback_id: Any, employee_id: str, period: str,
@@ -68,8 +69,11 @@ class FeedbackItem(LedgerAggregate):
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
             raise InvalidValue("a feedback score is a whole number from 1 to 5")
         giver_ref = require_text(giver_ref, "giver", 200)
-        if source is not FeedbackSource.CITIZEN and giver_ref == employee_id:
+        if actor == employee_id or (source is not FeedbackSource.CITIZEN
+                                    and giver_ref == employee_id):
             raise SelfRatingRefused("nobody gives feedback on themselves")
+        channel = (channel or "").strip() or None
+        external_ref = (external_ref or "").strip() or None
         if source is FeedbackSource.CITIZEN and not channel:
             raise InvalidValue("citizen feedback must name the channel it came through")
         text = (comment or "").strip() or None
@@ -80,7 +84,7 @@ class FeedbackItem(LedgerAggregate):
             employee_id=employee_id, period=require_text(period, "period", 10),
             source=str(source), giver_ref=giver_ref, score=score,
             value=None if value is None else str(value), comment=text,
-            channel=(channel or None), external_ref=(external_ref or None))
+            channel=channel, external_ref=external_ref)
 
     def __init__(self, actor: str, at: datetime, employee_id: str, period: str, source: str,
                  giver_ref: str, score: int, value: str | None, comment: str | None,
