@@ -810,6 +810,10 @@ class ProtectedLedger(AppraisalLedger):
     """The appraisal ledger whose personal fields are encrypted per person, whose citizen
     references are pseudonymised before they reach an event, and which can forget."""
 
+    # The library names a subclass's tables after the subclass unless `name` is set in it:
+    # keep the store's tables `kinerja_*`, as AppraisalLedger documents.
+    name = AppraisalLedger.name
+
     def __init__(self, env: dict[str, str] | None = None, *, vault: PersonalDataVault,
                  **kwargs: Any) -> None:
         # Needed by construct_mapper, which the library calls from its own __init__.
