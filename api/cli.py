@@ -34,8 +34,6 @@ def fail(message: str, code: int = 2) -> None:
 # (keep each on its own line so that parallel work on different capabilities never
 # touches the same line)
 import api.cli_privacy  # noqa: E402,F401
-import api.cli_ledger  # noqa: E402,F401
-import api.cli_replay  # noqa: E402,F401
 
 
 def main() -> None:
