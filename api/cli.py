@@ -33,6 +33,7 @@ def fail(message: str, code: int = 2) -> None:
 # --- command registration: one import line per capability ------------------------------
 # (keep each on its own line so that parallel work on different capabilities never
 # touches the same line)
+import api.cli_replay  # noqa: E402,F401
 import api.cli_privacy  # noqa: E402,F401
 
 

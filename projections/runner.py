@@ -30,6 +30,10 @@ from projections.decoding import EventDecoder, LogEvent
 
 log = logging.getLogger(__name__)
 
+
+class _Moved(Exception):
+    """Another runner moved a tracking position between reading and writing a batch."""
+
 #: progress(position reached, head position when the catch-up began)
 Progress = Callable[[int, int], None]
 
@@ -98,35 +102,48 @@ class ProjectionRunner:
                     return reached
 
     def _apply_batch(self, size: int, stop: int | None) -> int:
-        """One batch in one transaction; the number of events read."""
+        """One batch in one transaction; the number of events applied.
+
+        Notifications are read and decoded before the write transaction begins: decoding
+        may need the database itself (the personal-data key store), and the write lock
+        should be held no longer than the writes. If another runner moved a position in
+        between, the batch is read again."""
         names = self.names
-        try:
+        while True:
             with self.db.transaction() as cur:
-                stored = tracked_positions(cur, names, lock=True, kind=self.db.kind)
-                self._adopt(stored)
-                start = min(stored.values())
-                if stop is not None and start >= stop:
-                    return 0
-                notifications = self.app.recorder.select_notifications(
-                    start + 1, size, stop=stop)
-                if not notifications:
-                    return 0
-                events = self.decoder.decode(notifications)
-                updates = []
-                for projection in self.projections:
-                    mine = self._pending_for(projection, stored[projection.name], events)
-                    if not mine:
-                        continue
-                    projection.prefetch(cur, mine)
-                    for event in mine:
-                        projection.apply(event)
-                    projection.flush(cur)
-                    updates.append((events[-1].position, projection.name))
-                cur.executemany(f"UPDATE {TRACKING} SET position = ? WHERE projection = ?",
-                                updates)
-        except BaseException:
-            self._forget()
-            raise
+                seen = tracked_positions(cur, names)
+            start = min(seen.values())
+            notifications = ([] if stop is not None and start >= stop else
+                             self.app.recorder.select_notifications(start + 1, size,
+                                                                    stop=stop))
+            if not notifications:
+                self._adopt(seen)
+                return 0
+            events = self.decoder.decode(notifications)
+            try:
+                with self.db.transaction() as cur:
+                    stored = tracked_positions(cur, names, lock=True, kind=self.db.kind)
+                    if stored != seen:
+                        raise _Moved
+                    self._adopt(stored)
+                    updates = []
+                    for projection in self.projections:
+                        mine = self._pending_for(projection, stored[projection.name], events)
+                        if not mine:
+                            continue
+                        projection.prefetch(cur, mine)
+                        for event in mine:
+                            projection.apply(event)
+                        projection.flush(cur)
+                        updates.append((events[-1].position, projection.name))
+                    cur.executemany(
+                        f"UPDATE {TRACKING} SET position = ? WHERE projection = ?", updates)
+            except _Moved:
+                continue
+            except BaseException:
+                self._forget()
+                raise
+            break
         assert self._known is not None
         for position, name in updates:
             self._known[name] = position

@@ -7,11 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from domain.personal_data import SHREDDED
 from projections.base import (
     Appended,
     Projection,
     Table,
     Versioned,
+    dumps,
+    loads,
     temporal_columns,
 )
 from projections.db import Cursor
@@ -19,6 +22,7 @@ from projections.decoding import LogEvent
 
 EVALUATION = "kinerja.evaluation."
 APPEAL = "kinerja.appeal."
+SHREDDING = "kinerja.employee.personal-data-shredded.v1"
 
 SCORES = Table(
     "rm_scores",
@@ -95,6 +99,8 @@ class ScoresProjection(Projection):
         self.scope = Appended(SCOPE)
         #: appeal id -> evaluation id, for appeal events after the filing.
         self._appeals: dict[str, str] = {}
+        #: Employees whose personal data was shredded in this batch.
+        self._shredded: list[str] = []
         e = EVALUATION
         self.handlers = {
             e + "started.v1": self.evaluation_started,
@@ -112,6 +118,7 @@ class ScoresProjection(Projection):
             APPEAL + "withdrawn.v1": self.appeal_withdrawn,
             "kinerja.feedback.given.v1": self.feedback_given,
             "kinerja.employee.rater-assigned.v1": self.rater_assigned,
+            SHREDDING: self.personal_data_shredded,
         }
 
     # --- batch plumbing ------------------------------------------------------------
@@ -140,12 +147,38 @@ class ScoresProjection(Projection):
         self.scores.flush(cur)
         self.feedback.flush(cur)
         self.scope.flush(cur)
+        for employee_id in self._shredded:
+            self._scrub(cur, employee_id)
+        self._shredded = []
 
     def discard(self) -> None:
         self.scores.discard()
         self.feedback.discard()
         self.scope.discard()
         self._appeals = {}
+        self._shredded = []
+
+    def _scrub(self, cur: Cursor, employee_id: str) -> None:
+        """Personal free text of a shredded person reads as SHREDDED in every version,
+        as a replay (which can no longer open it) would write it."""
+        cur.execute("SELECT evaluation_id, valid_from, items, departure_reason FROM rm_scores "
+                    "WHERE employee_id = ?", [employee_id])
+        updates = []
+        for evaluation_id, valid_from, items, departure_reason in cur.fetchall():
+            before = (items, departure_reason)
+            items = dumps(_scrubbed_items(loads(items)))
+            departure_reason = None if departure_reason is None else SHREDDED
+            if (items, departure_reason) != before:
+                updates.append([items, departure_reason, evaluation_id, valid_from])
+        if updates:
+            cur.executemany("UPDATE rm_scores SET items = ?, departure_reason = ? "
+                            "WHERE evaluation_id = ? AND valid_from = ?", updates)
+        for key, row in list(self.scores.current.items()):
+            if row is not None and row["employee_id"] == employee_id:
+                self.scores.current[key] = {
+                    **row, "items": _scrubbed_items(row["items"]),
+                    "departure_reason": (None if row["departure_reason"] is None
+                                         else SHREDDED)}
 
     def _change(self, event: LogEvent, evaluation_id: str | None = None,
                 **changes: Any) -> None:
@@ -269,7 +302,15 @@ class ScoresProjection(Projection):
             "giver_ref": d["giver_ref"], "score": d["score"], "value": d.get("value"),
             "channel": d.get("channel")})
 
+    def personal_data_shredded(self, event: LogEvent) -> None:
+        self._shredded.append(event.originator_id)
+
     def rater_assigned(self, event: LogEvent) -> None:
         d = event.data
         self.scope.add({"position": event.position, "employee_id": event.originator_id,
                         "rater_id": d["rater_id"], "effective_from": d["effective_from"]})
+
+
+def _scrubbed_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [item if item["override_reason"] is None
+            else {**item, "override_reason": SHREDDED} for item in items]
