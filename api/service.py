@@ -39,6 +39,7 @@ from domain.errors import (
     CycleLocked,
     CycleNotLocked,
     InvalidValue,
+    NoRubricInForce,
     NotFound,
 )
 from domain.evaluation import Evaluation
@@ -260,8 +261,9 @@ class AppraisalLedger(Application[UUID]):
             rubric.publish(version=version, effective_from=effective_from, policy=policy,
                            indicators=indicators, summary=summary, actor=actor, at=at)
             return [rubric]
-        # No retry: the caller named the version it expects to publish.
-        return self._write(decide, retry=False)
+        # Decided again after a lost race: the caller named the version it expects, so
+        # a concurrent publication of it now answers RubricVersionConflict.
+        return self._write(decide)
 
     def get_rubric(self, rubric_id: Any) -> Rubric:
         return self._get(Rubric, rubric_id, "rubric")
@@ -316,9 +318,24 @@ class AppraisalLedger(Application[UUID]):
                 counts[period] = tally
             policy = self._latest_policy(cycle.rubric_id, at.date())
             cycle.lock(predikat_counts=counts, policy=policy, justification=justification,
-                       actor=actor, at=at)
+                       actor=actor, at=at,
+                       period_policies=self._period_policies(cycle, cycle.periods))
         # Not retried: the distribution checked must be the one the lock records.
         return self._on_cycle(cycle_id, lock, retry=False)
+
+    def _period_policies(self, cycle: PerformanceCycle,
+                         periods: Iterable[str]) -> dict[str, RubricPolicy]:
+        """Each period's curve comes from the rubric version in force on its first day,
+        the version its evaluations were pinned to, not the one in force at the lock."""
+        rubric = self._get(Rubric, cycle.rubric_id, "rubric")
+        policies = {}
+        for period in periods:
+            try:
+                version = rubric.version_in_force(period_bounds(period, cycle.periodicity)[0])
+            except NoRubricInForce:
+                continue  # no evaluation can have started then; the lock's policy applies
+            policies[period] = rubric.policy(version)
+        return policies
 
     def _latest_policy(self, rubric_id: Any, day: date) -> RubricPolicy:
         rubric = self._get(Rubric, rubric_id, "rubric")
@@ -544,7 +561,9 @@ class AppraisalLedger(Application[UUID]):
                                 panel=cycle.appeal_panel,
                                 superior_id=employee.reviewer_on(at.date()),
                                 actor=actor, at=at)]
-        written = self._write(decide, retry=False)
+        # A filing that lost a race to another filing is decided again, and so told
+        # precisely that the appeal exists (its id is derived from the evaluation).
+        written = self._write(decide)
         try:
             appeal_id = Appeal.id_for(_uuid(evaluation_id, "evaluation id"))
         except InvalidValue:  # pragma: no cover - _get already refused it

@@ -146,15 +146,18 @@ class PerformanceCycle(LedgerAggregate):
 
     def lock(self, *, predikat_counts: Mapping[str, Mapping[Predikat, int]],
              policy: RubricPolicy, justification: str | None, actor: str,
-             at: datetime) -> None:
+             at: datetime,
+             period_policies: Mapping[str, RubricPolicy] | None = None) -> None:
         """Lock the cycle. Every period with an organisational result is checked against
-        the distribution curve; a breach needs a recorded justification."""
+        the distribution curve (of `period_policies[period]` when given, else `policy`);
+        a breach needs a recorded justification."""
         self._require_unlocked()
         checks: dict[str, list[dict[str, Any]]] = {}
         breaches = []
         for period, result in sorted(self.organisational_results.items()):
+            period_policy = (period_policies or {}).get(period, policy)
             period_checks = check_distribution(predikat_counts.get(period, {}),
-                                               OrganisationalResult(result), policy)
+                                               OrganisationalResult(result), period_policy)
             checks[period] = [c.to_dict() for c in period_checks]
             breaches += [f"{period}: {'+'.join(c.rule.predikat)} {c.rule.bound} "
                          f"{c.rule.value} (have {c.count} of {c.total})"
