@@ -36,6 +36,7 @@ def fail(message: str, code: int = 2) -> None:
 import api.cli_replay  # noqa: E402,F401
 import api.cli_privacy  # noqa: E402,F401
 import api.cli_ledger  # noqa: E402,F401
+import api.cli_serve  # noqa: E402,F401
 
 
 def main() -> None:

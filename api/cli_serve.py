@@ -1,0 +1,90 @@
+"""`kinerja serve` (the HTTP API) and `kinerja token` (a bearer token for it)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+
+from api.cli import app, fail, load_settings
+
+_TTL = re.compile(r"^(\d+)([smhd]?)$")
+_UNITS = {"": "seconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_ttl(text: str) -> timedelta:
+    match = _TTL.match(text.strip())
+    if not match or int(match[1]) <= 0:
+        raise ValueError(f"a lifetime is written like 30m, 8h or 7d, not {text!r}")
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+@app.command()
+def token(actor: Annotated[str, typer.Option("--actor", help="The actor id (`sub`); an "
+                                             "employee's or rater's employee id")],
+          role: Annotated[list[str], typer.Option("--role", help="A role; repeat for more: "
+                                                  "admin, rater, employee, peer, "
+                                                  "citizen_channel, inspector, "
+                                                  "appeal_panel")],
+          ttl: Annotated[str, typer.Option(help="Lifetime: 30m, 8h, 7d")] = "8h") -> None:
+    """Print a bearer token for the API (signed with the data folder's secret)."""
+    from api.auth import TokenService, load_secret
+
+    settings = load_settings()
+    try:
+        lifetime = parse_ttl(ttl)
+        typer.echo(TokenService(load_secret(settings)).issue(actor, role, ttl=lifetime))
+    except ValueError as error:
+        fail(str(error))
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+          demo: Annotated[bool, typer.Option(help="Load the demo first if the store is "
+                                                   "empty, and print tokens for it")] = False,
+          demo_employees: Annotated[int, typer.Option(help="Demo size")] = 200,
+          demo_months: Annotated[int, typer.Option(help="Demo months of 2026")] = 6,
+          demo_seed: Annotated[int, typer.Option(help="Demo seed")] = 7) -> None:
+    """Run the HTTP API on the configured store (docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = load_settings()
+    application = create_app(settings)
+    url = f"http://{host}:{port}"
+    if demo:
+        for line in load_demo_lines(application, url, employees=demo_employees,
+                                    months=demo_months, seed=demo_seed):
+            typer.echo(line)
+    typer.echo(f"kinerja-ledger API on {url}  (docs: {url}/docs)")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+def load_demo_lines(application: Any, url: str, *, employees: int, months: int,
+                    seed: int) -> list[str]:
+    """Load the demo into an empty store; lines to print: what was loaded and a token for
+    each demo actor (or why nothing was loaded)."""
+    from api.demo import load_demo  # imported late: the demo is optional
+
+    runtime = application.state.kinerja
+    existing = runtime.ledger.recorder.max_notification_id() or 0
+    if existing:
+        return [f"the store already holds {existing} events; the demo was not loaded"]
+    summary = load_demo(runtime.ledger, employees=employees, months=months, seed=seed)
+    lines = [f"demo loaded: {summary.events} events, {summary.employees_registered} "
+             f"employees, {summary.evaluations} evaluations (seed {summary.seed})",
+             f"try: curl -H 'Authorization: Bearer <token>' "
+             f"{url}/v1/evaluations/{summary.sample_evaluation_id}/explain"]
+    for role, actor in sorted(summary.actors.items()):
+        roles = [role] if role in _ROLES else ["employee"]
+        token_text = runtime.tokens.issue(actor, roles)
+        lines.append(f"{role:16} {actor}\n    {token_text}")
+    return lines
+
+
+_ROLES = {"admin", "rater", "employee", "peer", "citizen_channel", "inspector",
+          "appeal_panel"}
