@@ -47,3 +47,9 @@ def story(ledger, clock) -> Story:
 @pytest.fixture
 def sql_story(sql_ledger, clock) -> Story:
     return tell(sql_ledger, clock)
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+                    data_dir=tmp_path / "data")
