@@ -311,9 +311,11 @@ def verify_ledger(db: Database, events: EventSource, *, verifier_key: str | None
 def _note_covering(report: VerifyReport, anchors: dict[int, _Anchor], index: int) -> None:
     covering = sorted(size for size in anchors if size > index)
     if covering:
+        sizes = (f"size {covering[0]}" if len(covering) == 1
+                 else f"sizes {covering[0]} to {covering[-1]}")
         report.problems.append(Problem(
-            "root-mismatch", f"{len(covering)} signed checkpoint(s) (sizes {covering[0]} to "
-            f"{covering[-1]}) cover leaf {index} and no longer match the log"))
+            "root-mismatch", f"{len(covering)} signed checkpoint(s) ({sizes}) cover leaf "
+            f"{index} and no longer match the log"))
 
 
 def _check_node_table(db: Database, anchors: dict[int, _Anchor], stored_size: int,
