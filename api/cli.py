@@ -37,6 +37,7 @@ import api.cli_replay  # noqa: E402,F401
 import api.cli_privacy  # noqa: E402,F401
 import api.cli_ledger  # noqa: E402,F401
 import api.cli_serve  # noqa: E402,F401
+import api.cli_demo  # noqa: E402,F401
 
 
 def main() -> None:
