@@ -8,6 +8,7 @@ handlers. Nothing is built at import time.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -88,6 +89,10 @@ def create_app(settings: Settings, *, ledger: AppraisalLedger | None = None,
     for module in (employees, rubrics, cycles, evaluations, feedback, appeals, queries,
                    health):
         app.include_router(module.router)
+    if importlib.util.find_spec("api.routes.ledger") is not None:
+        # The verifiable ledger (issue 5): Merkle follower, checkpoints and proofs.
+        from api.routes.ledger import install as install_ledger
+        install_ledger(app, settings, ledger)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

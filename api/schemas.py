@@ -394,6 +394,7 @@ class HistoryEntry(Output):
 class History(Output):
     employee_id: str
     entries: list[HistoryEntry]
+    next_cursor: str | None = None
     as_of: AsOf
 
 

@@ -287,7 +287,10 @@ class Reader:
 
 def _without_giver(data: Any) -> Any:
     if isinstance(data, dict):
-        return {k: (None if k == "giver_ref" else _without_giver(v)) for k, v in data.items()}
+        # A peer's feedback is recorded by the peer: there the actor is the giver too.
+        hidden = {"giver_ref", "actor"} if str(data.get("topic", "")).startswith(
+            "kinerja.feedback.") else {"giver_ref"}
+        return {k: (None if k in hidden else _without_giver(v)) for k, v in data.items()}
     if isinstance(data, list):
         return [_without_giver(v) for v in data]
     return data

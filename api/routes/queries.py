@@ -61,12 +61,13 @@ def explain_evaluation(evaluation_id: IdPath, reader: PersonalReader,
 @router.get("/v1/employees/{employee_id}/history", operation_id="employee_history",
             response_model=History)
 def employee_history(employee_id: IdPath, reader: PersonalReader,
-                     as_of: AsOfParam = None) -> Any:
+                     as_of: AsOfParam = None, cursor: Cursor = None,
+                     limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> Any:
     """Everything recorded about one employee, in log order (a peer's identity is hidden
-    from the employee)."""
+    from the employee). Without `limit`, the whole history."""
     reader.require_in_scope(employee_id)
     return reader.redact(employee_id, reader.reads.history(
-        employee_id, as_of=reader.as_of(as_of)))
+        employee_id, as_of=reader.as_of(as_of), cursor=cursor, limit=limit))
 
 
 @router.get("/v1/units/{unit}/distribution", operation_id="unit_distribution",
