@@ -769,9 +769,11 @@ def _employment_ends(recorder: ApplicationRecorder,
 
 
 def open_vault(settings: Settings, *,
-               cache_seconds: float = KEY_CACHE_SECONDS) -> PersonalDataVault:
+               cache_seconds: float | None = None) -> PersonalDataVault:
     """The key table beside the configured store, unlocked with its master key."""
     store = settings.store()
+    if cache_seconds is None:
+        cache_seconds = settings.personal_key_cache_seconds
     db = open_database(store, pool_size=2)
     try:
         keys = KeyStore(db, cache_seconds=cache_seconds,

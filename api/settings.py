@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     retention_employee_years: int = Field(default=10, ge=0, le=100)
     pseudonym_key_days: int = Field(default=30, ge=1, le=3660)
     retention_pseudonym_days: int = Field(default=90, ge=0, le=36600)
+    #: How long a process trusts a data key it unwrapped before reading its row again: how
+    #: long a server keeps decrypting after `kinerja forget` ran in another process.
+    personal_key_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
     #: HS256 key of API bearer tokens; else generated once into `<data_dir>/jwt-secret`.
     jwt_secret: SecretStr | None = None
 
