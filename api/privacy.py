@@ -291,11 +291,14 @@ class KeyStore:
 
     def cipher_for_reading(self, key_id: str) -> AESGCM | None:
         """The data key named in an envelope; None once shredded."""
+        return self._key(key_id)[0]
+
+    def _key(self, key_id: str) -> tuple[AESGCM | None, bytes | None]:
         now = time.monotonic()
         with self._lock:
             cached = self._by_id.get(key_id)
         if cached is not None and now - cached[2] < self._cache_seconds:
-            return cached[0]
+            return cached[0], cached[1]
         with self._db.transaction() as cursor:
             cursor.execute(f"SELECT kind, subject, master_id, wrapped FROM {KEYS_TABLE} "
                            "WHERE key_id = ?", (key_id,))
@@ -306,7 +309,7 @@ class KeyStore:
         aead, raw = self._unwrap(key_id, *row)
         with self._lock:
             self._by_id[key_id] = (aead, raw, now)
-        return aead
+        return aead, raw
 
     def _unwrap(self, key_id: str, kind: str, subject: str, master_id: str | None,
                 wrapped: str | None) -> tuple[AESGCM | None, bytes | None]:
@@ -335,13 +338,9 @@ class KeyStore:
         with self._lock:
             cached = self._by_subject.get((kind, subject))
         if cached is not None and now - cached[1] < self._cache_seconds:
-            key_id = cached[0]
-            aead = self.cipher_for_reading(key_id)
-            if aead is not None:
-                with self._lock:
-                    raw = self._by_id[key_id][1]
-                assert raw is not None
-                return key_id, aead, raw
+            aead, raw = self._key(cached[0])
+            if aead is not None and raw is not None:
+                return cached[0], aead, raw
         row = self._select_subject(kind, subject)
         if row is None:
             self._create(kind, subject, active_until)
@@ -424,7 +423,7 @@ class KeyStore:
     def rotate_master_key(self, new: MasterKey) -> int:
         """Re-wrap every live data key under `new`, in one transaction; events and data
         keys themselves are untouched. Returns how many keys were re-wrapped."""
-        old = self._require_master()
+        self._require_master()
         count = 0
         with self._db.transaction() as cursor:
             cursor.execute(f"SELECT key_id, kind, subject, master_id, wrapped FROM "
@@ -440,7 +439,6 @@ class KeyStore:
                                "WHERE key_id = ?", (new.key_id, _b64(blob), key_id))
                 count += 1
         self._master = new
-        del old
         return count
 
     def records(self, kind: str | None = None) -> list[KeyRecord]:
