@@ -108,12 +108,6 @@ class IdempotencyKeyReused(ApiError):
     title = "Idempotency-Key reused with a different request"
 
 
-class RequestInProgress(ApiError):
-    code = "request-in-progress"
-    status = 409
-    title = "A request with this Idempotency-Key is in progress"
-
-
 class ProjectionLagging(ApiError):
     code = "projection-lagging"
     status = 503
@@ -142,7 +136,7 @@ class StoreUnavailable(ApiError):
 API_PROBLEMS: dict[str, tuple[int, str]] = {
     cls.code: (cls.status, cls.title) for cls in (
         Unauthenticated, RoleNotPermitted, OutOfScope, MalformedRequest,
-        IdempotencyKeyInvalid, IdempotencyKeyReused, RequestInProgress,
+        IdempotencyKeyInvalid, IdempotencyKeyReused,
         ProjectionLagging, AsOfBeyondLog, StoreUnavailable)
 }
 API_PROBLEMS.update({

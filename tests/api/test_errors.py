@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import domain.errors as domain_errors
+import domain.personal_data  # noqa: F401 - its errors are domain errors too
 from api.errors import PROBLEM_BASE, STATUS_BY_KIND, problem_for
 from tests.api.conftest import Api, HttpWorld
 from tests.scenario import HR
@@ -81,3 +82,13 @@ def test_domain_refusals_answer_by_kind_and_write_nothing(http_world: HttpWorld)
     assert_problem(api.post(f"/v1/evaluations/{world.evaluation_id}/items/nope/realisations",
                             {"value": 1}, as_=world.as_employee()), 422, "targets-not-fixed")
     assert api.log_position() == before
+
+
+def test_docs_api_md_lists_every_problem_code() -> None:
+    from pathlib import Path
+
+    from api.errors import API_PROBLEMS
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    codes = {cls.code for cls in all_domain_errors() if cls.code != "domain-error"}
+    codes |= set(API_PROBLEMS) | {"invalid-as-of", "invalid-cursor", "store-not-empty"}
+    assert sorted(c for c in codes if f"`{c}`" not in text) == []
