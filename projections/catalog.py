@@ -44,6 +44,12 @@ def make_projections(names: Iterable[str] | None = None) -> list[Projection]:
 def create_tables(db: Database, projections: Sequence[Projection] | None = None) -> None:
     """Create every table (idempotent, safe from several processes at once)."""
     projections = make_projections() if projections is None else projections
+    wanted = {TRACKING} | {name for p in projections for name in _object_names(p)}
+    with db.transaction() as cur:
+        if wanted <= _existing_objects(cur, db.kind):
+            cur.execute(f"SELECT projection FROM {TRACKING}")
+            if {p.name for p in projections} <= {r[0] for r in cur.fetchall()}:
+                return
     with db.transaction() as cur:
         if db.kind == "postgresql":
             cur.execute("SELECT pg_advisory_xact_lock(?)", [_DDL_LOCK])
@@ -53,6 +59,24 @@ def create_tables(db: Database, projections: Sequence[Projection] | None = None)
             projection.create(cur)
             cur.execute(f"INSERT INTO {TRACKING} (projection, position) VALUES (?, 0) "
                         "ON CONFLICT (projection) DO NOTHING", [projection.name])
+
+
+def _object_names(projection: Projection) -> set[str]:
+    names = set()
+    for table in projection.tables:
+        names.add(table.name)
+        for statement in table.indexes:
+            names.add(statement.split(" IF NOT EXISTS ")[1].split()[0])
+    return names
+
+
+def _existing_objects(cur: Cursor, kind: str) -> set[str]:
+    if kind == "postgresql":
+        cur.execute("SELECT c.relname FROM pg_class c JOIN pg_namespace n "
+                    "ON n.oid = c.relnamespace WHERE n.nspname = current_schema()")
+    else:
+        cur.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
+    return {r[0] for r in cur.fetchall()}
 
 
 def tracked_positions(cur: Cursor, names: Sequence[str], *, lock: bool = False,
