@@ -12,6 +12,7 @@ from rich.table import Table
 
 from api.cli import app, fail, load_settings
 from api.demo import MAX_MONTHS, MIN_EMPLOYEES, DemoSummary, StoreNotEmpty, load_demo
+from api.service import AppraisalLedger
 from api.settings import Settings
 
 #: Aggregates kept in memory while loading: the demo reads back what it just wrote, and
@@ -30,22 +31,15 @@ def demo(employees: Annotated[int, typer.Option(
          seed: Annotated[int, typer.Option(help="Same seed, same events")] = 7) -> None:
     """Fill an empty store with a realistic, deterministic dataset (Dinas Perhubungan DKI
     Jakarta, 2026) and print a bearer token per role to try the API with."""
-    from api.app import create_app
-    from api.idempotency import recorder_env
-    from api.store import open_ledger
-
     settings = load_settings()
     where = describe_store(settings)
-    # The API's own composition, so that deliveries weigh feedback exactly as in `serve`.
-    ledger = open_ledger(settings, AGGREGATE_CACHE_MAXSIZE=DEMO_AGGREGATE_CACHE,
-                         **recorder_env(settings.library_env()))
+    ledger, runtime = open_for_demo(settings)
     try:
         existing = ledger.recorder.max_notification_id() or 0
         if existing:
             fail(f"{where} already holds {existing} events; the demo loads only into an "
                  f"empty store: point KINERJA_DATABASE_URL at a fresh file, e.g. "
                  f"KINERJA_DATABASE_URL=sqlite:///demo.sqlite3 kinerja demo", code=1)
-        runtime = create_app(settings, ledger=ledger).state.kinerja
         console = Console(stderr=True)
         started = time.perf_counter()
         with Progress(TextColumn("loading the demo"), BarColumn(), MofNCompleteColumn(),
@@ -62,6 +56,34 @@ def demo(employees: Annotated[int, typer.Option(
         print_summary(summary, where, elapsed, tokens)
     finally:
         ledger.close()
+        runtime.reads.db.close()
+
+
+def open_for_demo(settings: Settings) -> tuple[AppraisalLedger, Any]:
+    """The ledger as `kinerja serve` composes it (personal data encrypted, citizen
+    references pseudonymised, feedback read from the projections) and its runtime.
+
+    Two things differ for a bulk load: aggregates are cached, and the projections are
+    brought fully up to date before a delivery reads feedback from them, so that what a
+    rater saw never depends on how fast the projections ran (one seed, one log)."""
+    from api.app import create_app
+    from api.idempotency import recorder_env
+    from api.store import open_ledger
+
+    ledger = open_ledger(settings, AGGREGATE_CACHE_MAXSIZE=DEMO_AGGREGATE_CACHE,
+                         **recorder_env(settings.library_env()))
+    try:
+        runtime = create_app(settings, ledger=ledger).state.kinerja
+    except BaseException:
+        ledger.close()
+        raise
+    lookup = ledger.feedback_lookup
+
+    def settled_lookup(employee_id: str, period: str) -> Any:
+        runtime.runner.catch_up()
+        return lookup(employee_id, period)
+    ledger.feedback_lookup = settled_lookup
+    return ledger, runtime
 
 
 def describe_store(settings: Settings) -> str:

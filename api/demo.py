@@ -24,7 +24,7 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -33,14 +33,7 @@ from api.service import AppraisalLedger
 from domain.appeal import Appeal
 from domain.errors import AppealWindowClosed, DistributionBreach, DomainError, InvalidValue
 from domain.evaluation import Evaluation
-from domain.scoring import (
-    FeedbackSummary,
-    RubricPolicy,
-    capaian,
-    perilaku_kerja,
-    rate_capaian,
-    suggest_perilaku,
-)
+from domain.scoring import RubricPolicy, capaian, rate_capaian
 from domain.values import (
     BerakhlakValue,
     Direction,
@@ -778,19 +771,15 @@ class _Demo:
             f"selama 9 hari; kenaikan pelanggaran di luar kendali petugas.")
 
     def deliver(self, officer: Person, period: str) -> None:
-        evaluation_id = self.evaluation_id(officer, period)
-        evaluation = self.app.get_evaluation(evaluation_id)
-        policy = self.policy(evaluation.rubric_version)
-        values = {BerakhlakValue(v): Rating(r) for v, r in evaluation.perilaku.items()}
-        # The same feedback the ledger will weigh, so the demo knows when a reason is due.
-        feedback = FeedbackSummary.of_scores(self.app.feedback_lookup(officer.id, period))
-        reason = None
-        if perilaku_kerja(values, policy) is not suggest_perilaku(values, feedback, policy):
-            reason = ("Penilaian perilaku kerja berdasarkan pengamatan langsung atasan "
-                      "selama bulan berjalan di pos; umpan balik yang masuk belum "
-                      "mencerminkan seluruh tugas lapangan.")
-            self.stats["perilaku departures with reason"] += 1
-        self.app.deliver_result(evaluation_id, departure_reason=reason, actor=officer.rater)
+        # The rater's reason for departing from the weighted perilaku suggestion. The
+        # ledger records it only when the perilaku kerja does depart (the summary counts
+        # those from the log); passing it always keeps the demo independent of how the
+        # ledger reads feedback (the API reads it from projections that may lag).
+        self.app.deliver_result(
+            self.evaluation_id(officer, period), actor=officer.rater,
+            departure_reason="Penilaian perilaku kerja berdasarkan pengamatan langsung "
+                             "atasan selama bulan berjalan di pos; umpan balik yang masuk "
+                             "belum mencerminkan seluruh tugas lapangan.")
 
     def set_organisational_result(self, unit: str, period: str) -> None:
         rng = self.rng_for("unit-result", unit, period)
@@ -1032,8 +1021,21 @@ def count_topics(app: AppraisalLedger, page: int = 1000) -> tuple[Counter[str], 
         start = notifications[-1].id + 1
 
 
+def count_departures(app: AppraisalLedger, page: int = 1000) -> int:
+    """Deliveries whose perilaku kerja departed from the weighted suggestion."""
+    topic, count, start = "kinerja.evaluation.result-delivered.v1", 0, 1
+    while True:
+        notifications = app.recorder.select_notifications(start, page, topics=[topic])
+        count += sum(app.mapper.to_domain_event(n).departure_reason is not None
+                     for n in notifications)
+        if len(notifications) < page:
+            return count
+        start = notifications[-1].id + 1
+
+
 def _summarise(demo: _Demo, started_at: datetime, finished_at: datetime) -> DemoSummary:
     topics, last = count_topics(demo.app)
+    demo.stats["perilaku departures with reason"] = count_departures(demo.app)
     sample_evaluation = demo.appeals["changed"]
     sample = demo.app.get_evaluation(sample_evaluation)
     employee = demo.by_id[sample.employee_id]
