@@ -47,12 +47,11 @@ def verify(
     key = public_key or load_verifier_key(settings)
     db = open_database(store, pool_size=2)
     try:
-        events = sql_events(settings, db)
-        if not events.exists():
-            events = _NoEvents()
-        report = _run_with_progress(lambda progress: verify_ledger(
-            db, events, verifier_key=key, origin=settings.ledger_origin, outside=outside,
-            remembered=remembered, progress=progress))
+        with sql_events(settings, db) as table:
+            events = table if table.exists() else _NoEvents()
+            report = _run_with_progress(lambda progress: verify_ledger(
+                db, events, verifier_key=key, origin=settings.ledger_origin, outside=outside,
+                remembered=remembered, progress=progress))
     finally:
         db.close()
     typer.echo(report.summary())

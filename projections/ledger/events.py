@@ -14,7 +14,11 @@ from uuid import UUID
 
 from projections.db import Database
 
-__all__ = ["EventSource", "LogRecord", "RecorderEvents", "SqlEvents", "iterate"]
+__all__ = ["EventSource", "LogRecord", "RawRecord", "RecorderEvents", "SqlEvents", "iterate",
+           "iterate_raw"]
+
+#: (position, the originator id's 16 bytes or None if it is no UUID, version, topic, state)
+RawRecord = tuple[int, bytes | None, int, str, bytes]
 
 
 class LogRecord(NamedTuple):
@@ -56,9 +60,14 @@ class SqlEvents:
             raise ValueError(f"{table!r} is not a plain table name")
         self.db = db
         self.table = table
+        self._connection: Any = None
         position = "rowid" if db.kind == "sqlite" else "notification_id"
         self._select = (f"SELECT {position}, originator_id, originator_version, topic, state "
                         f"FROM {table} WHERE {position} > ? ORDER BY {position} LIMIT ?")
+        # PostgreSQL sends the uuid's 16 bytes: no UUID object per row.
+        raw_id = "originator_id" if db.kind == "sqlite" else "uuid_send(originator_id)"
+        self._select_raw = (f"SELECT {position}, {raw_id}, originator_version, topic, state "
+                            f"FROM {table} WHERE {position} > ? ORDER BY {position} LIMIT ?")
 
     def exists(self) -> bool:
         with self.db.transaction() as cursor:
@@ -76,6 +85,58 @@ class SqlEvents:
             rows = cursor.fetchall()
         return [LogRecord(p, _as_uuid(o), v, t, bytes(s) if s is not None else b"")
                 for p, o, v, t, s in rows]
+
+
+    def _binary_connection(self) -> Any:
+        # Bulk reads on a connection of their own in binary mode: bytea arrives as bytes
+        # rather than hex text, which halves the cost of reading the whole log.
+        if self._connection is None:
+            import psycopg
+
+            self._connection = psycopg.connect(
+                self.db.conninfo, autocommit=True,  # type: ignore[attr-defined]
+                options=f"-c search_path={self.db.schema}")  # type: ignore[attr-defined]
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def __enter__(self) -> SqlEvents:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def read_raw(self, after: int | None, limit: int) -> list[RawRecord]:
+        params = (-1 if after is None else after, limit)
+        if self.db.kind == "postgresql" and hasattr(self.db, "conninfo"):
+            with self._binary_connection().cursor(binary=True) as cursor:
+                cursor.execute(self._select_raw.replace("?", "%s"), params)
+                # Already (int, bytes, int, str, bytes); a NULL is left for the hasher
+                # to refuse.
+                return cursor.fetchall()
+        else:
+            with self.db.transaction() as cursor:
+                cursor.execute(self._select_raw, params)
+                rows = cursor.fetchall()
+        if self.db.kind == "sqlite":
+            return [(p, _hex_id(o), v, t, s if s is not None else b"") for p, o, v, t, s in rows]
+        return [(p, bytes(o) if o is not None else None, v, t,
+                 bytes(s) if s is not None else b"") for p, o, v, t, s in rows]
+
+
+def _hex_id(value: Any) -> bytes | None:
+    # The library writes `uuid.hex`: 32 hex digits. Anything else is parsed the slow way.
+    try:
+        raw = bytes.fromhex(value)
+        if len(raw) == 16:
+            return raw
+    except (TypeError, ValueError):
+        pass
+    converted = _as_uuid(value)
+    return converted.bytes if isinstance(converted, UUID) else None
 
 
 def _as_uuid(value: Any) -> Any:
@@ -96,3 +157,20 @@ def iterate(source: EventSource, *, after: int | None = None,
         if len(records) < batch:
             return
         after = records[-1].position
+
+
+def iterate_raw(source: EventSource, *, after: int | None = None,
+                batch: int = 5000) -> Iterator[RawRecord]:
+    """Like `iterate`, as `RawRecord` tuples; fast on `SqlEvents`."""
+    read_raw = getattr(source, "read_raw", None)
+    if read_raw is None:
+        for r in iterate(source, after=after, batch=batch):
+            id_bytes = r.originator_id.bytes if isinstance(r.originator_id, UUID) else None
+            yield r.position, id_bytes, r.originator_version, r.topic, r.state
+        return
+    while True:
+        records = read_raw(after, batch)
+        yield from records
+        if len(records) < batch:
+            return
+        after = records[-1][0]

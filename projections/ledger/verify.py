@@ -23,23 +23,26 @@ Events after the last leaf are new, not yet appended: counted, not judged.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from domain.merkle import (
+    EMPTY_ROOT,
     CompactRange,
     MissingNodeError,
     ProofError,
     consistency_proof,
     leaf_hash,
+    node_hash,
     root_at,
     verify_consistency,
 )
 from projections.checkpoint import CheckpointError, verify_checkpoint
 from projections.db import Database
-from projections.ledger.events import EventSource, LogRecord, iterate
-from projections.ledger.leaf import LeafEncodingError, encode_leaf
+from projections.ledger.events import EventSource, LogRecord, iterate, iterate_raw
+from projections.ledger.leaf import LeafEncodingError, encode_leaf, raw_leaf_hasher
 from projections.ledger.store import SqlNodeReader
 
 __all__ = ["Problem", "VerifyReport", "verify_ledger"]
@@ -240,16 +243,91 @@ def verify_ledger(db: Database, events: EventSource, *, verifier_key: str | None
 
     `outside` are checkpoints kept elsewhere (an auditor's copies); `remembered` is the
     copy of the last checkpoint the log signed, kept beside its key.
+
+    One pass recomputes the tree from the events and compares its root with every signed
+    root and with the node table's root of all the leaves the ledger holds: the roots
+    commit to every leaf, so the leaf table need not be read. Only if a root differs does a
+    second pass compare leaf by leaf, to name the first bad one.
     """
     report = VerifyReport()
     anchors = _anchors(db, verifier_key, origin, outside, remembered, report)
     has_leaves = _table_exists(db, "ledger_leaves")
     stored_size = 0
+    stored_root: bytes | None = None
     if has_leaves:
         with db.transaction() as cursor:
             cursor.execute("SELECT MAX(idx) FROM ledger_leaves")
             top = cursor.fetchone()[0]
             stored_size = 0 if top is None else top + 1
+        try:
+            stored_root = root_at(stored_size, SqlNodeReader(db)) if stored_size else None
+        except MissingNodeError as error:
+            report.problems.append(Problem("ledger-damaged", f"the node table {error}"))
+    target = max([stored_size, *anchors])
+    checks = iter(sorted({*anchors, *([stored_size] if stored_size else [])}))
+    check = next(checks, None)
+    sha256 = hashlib.sha256
+    hash_leaf = raw_leaf_hasher()
+    edge: list[bytes] = []  # the hashes of the perfect subtrees along the right edge
+    index = 0
+    failed = False
+    records = iterate_raw(events, batch=batch)
+    for _, id_bytes, version, topic, state in records:
+        if index == target:
+            report.pending = 1 + sum(1 for _ in records)
+            break
+        try:
+            hash_ = hash_leaf(id_bytes, version, topic, state)  # type: ignore[arg-type]
+        except (LeafEncodingError, TypeError, AttributeError):
+            failed = True
+            break
+        # CompactRange.append, inlined: this loop runs once per event of the whole log.
+        completed = index
+        while completed & 1:
+            hash_ = sha256(b"\x01" + edge.pop() + hash_).digest()
+            completed >>= 1
+        edge.append(hash_)
+        index += 1
+        if index == check:
+            root = _fold(edge)
+            anchor = anchors.get(index)
+            if (anchor is not None and root != anchor.root) or (
+                    index == stored_size and stored_root is not None and root != stored_root):
+                failed = True
+                break
+            if anchor is not None:
+                report.latest_size, report.latest_root = anchor.size, anchor.root
+            check = next(checks, None)
+        if progress is not None and index % batch == 0:
+            progress(index, target)
+    if index < target:
+        failed = True
+    if failed:
+        report.latest_size, report.latest_root = 0, b""
+        _naming_pass(db, events, anchors, has_leaves, stored_size, report, None, batch)
+        return report
+    report.leaves = index
+    if progress is not None:
+        progress(index, target)
+    if has_leaves and report.ok:
+        _check_node_table(db, anchors, stored_size, report)
+    return report
+
+
+def _fold(edge: list[bytes]) -> bytes:
+    if not edge:
+        return EMPTY_ROOT
+    root = edge[-1]
+    for left in reversed(edge[:-1]):
+        root = node_hash(left, root)
+    return root
+
+
+def _naming_pass(db: Database, events: EventSource, anchors: dict[int, _Anchor],
+                 has_leaves: bool, stored_size: int, report: VerifyReport,
+                 progress: Progress | None, batch: int) -> None:
+    """Leaf by leaf against the ledger's leaf table, to name the first bad leaf: run only
+    once the fast pass has found that something is wrong."""
     target = max([stored_size, *anchors])
     stored_iter = _stored_leaves(db, 0, batch) if has_leaves else iter(())
     log_iter = iterate(events, batch=batch)
@@ -267,18 +345,18 @@ def verify_ledger(db: Database, events: EventSource, *, verifier_key: str | None
         if stored is not None and (record is None or computed != stored.hash):
             report.problems.insert(0, _diagnose(db, events, index, record, stored, batch))
             _note_covering(report, anchors, index)
-            return report
+            return
         if record is None:
             report.problems.insert(0, Problem(
                 "missing", f"the log ends at {index} events but a checkpoint covers "
                 f"{max(anchors)}; the ledger tables lack those leaves too", index))
-            return report
+            return
         if computed is None:
             report.problems.insert(0, Problem(
                 "altered", f"the event at {_describe(record)} cannot be encoded as a leaf",
                 index))
             _note_covering(report, anchors, index)
-            return report
+            return
         if stored is None and not lacking_reported:
             lacking_reported = True
             report.problems.append(Problem(
@@ -295,17 +373,13 @@ def verify_ledger(db: Database, events: EventSource, *, verifier_key: str | None
                     f"{anchor.label}, although each matches the ledger's leaf table: the "
                     f"ledger tables were rewritten too; the changed event lies in leaves "
                     f"{previous}..{index - 1}"))
-                return report
-            report.latest_size, report.latest_root = anchor.size, anchor.root
+                return
         if progress is not None and index % batch == 0:
             progress(index, target)
-    report.leaves = index
-    if progress is not None:
-        progress(index, target)
-    report.pending = sum(1 for _ in log_iter)
-    if has_leaves and report.ok:
-        _check_node_table(db, anchors, stored_size, edge, report)
-    return report
+    # Every leaf and every signed root matched: the fault is in the node table alone.
+    report.problems.insert(0, Problem(
+        "ledger-damaged", f"the events match every leaf and checkpoint, but the node table "
+        f"does not give the root of the {stored_size} leaves; proofs served from it fail"))
 
 
 def _note_covering(report: VerifyReport, anchors: dict[int, _Anchor], index: int) -> None:
@@ -319,15 +393,26 @@ def _note_covering(report: VerifyReport, anchors: dict[int, _Anchor], index: int
 
 
 def _check_node_table(db: Database, anchors: dict[int, _Anchor], stored_size: int,
-                      edge: CompactRange, report: VerifyReport) -> None:
-    """The proofs the API serves come from ledger_nodes: it must agree with the log."""
+                      report: VerifyReport) -> None:
+    """The proofs the API serves come from ledger_nodes, and entries name their leaf hash
+    from ledger_leaves: both must agree with what was just recomputed."""
     reader = SqlNodeReader(db)
+    with db.transaction() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM ledger_leaves")
+        count = cursor.fetchone()[0]
+        # The first leaf whose recorded hash is not the tree's own leaf node.
+        cursor.execute("SELECT MIN(l.idx) FROM ledger_leaves l LEFT JOIN ledger_nodes n "
+                       "ON n.level = 0 AND n.idx = l.idx "
+                       "WHERE n.hash IS NULL OR n.hash <> l.leaf_hash")
+        disagreeing = cursor.fetchone()[0]
+    if count != stored_size:
+        report.problems.append(Problem(
+            "ledger-damaged", f"the leaf table has {count} rows for {stored_size} leaves"))
+    if disagreeing is not None:
+        report.problems.append(Problem(
+            "ledger-damaged", f"the leaf table's hash of leaf {disagreeing} is not the tree's",
+            disagreeing))
     try:
-        if stored_size and root_at(stored_size, reader) != edge.root():
-            report.problems.append(Problem(
-                "ledger-damaged", f"the node table's root for size {stored_size} differs from "
-                "the root of the events; proofs served from it would fail"))
-            return
         sizes = sorted(anchors)
         for first, second in zip(sizes, sizes[1:]):
             verify_consistency(first, second, consistency_proof(first, second, reader),

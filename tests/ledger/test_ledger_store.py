@@ -12,6 +12,8 @@ import stat
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -248,24 +250,46 @@ def test_every_size_up_to_40_gives_the_reference_root_and_proofs() -> None:
         ledger.close()
 
 
-def test_a_proof_reads_its_nodes_with_one_query() -> None:
+class CountingDatabase:
+    """Counts transactions and the statements that read the node table."""
+
+    def __init__(self, db: object) -> None:
+        self.db = db
+        self.kind = db.kind  # type: ignore[attr-defined]
+        self.transactions = 0
+        self.node_queries = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[object]:
+        self.transactions += 1
+        with self.db.transaction() as cursor:  # type: ignore[attr-defined]
+            outer = self
+
+            class Counting:
+                def execute(self, statement: str, params: object = ()) -> object:
+                    outer.node_queries += "ledger_nodes" in statement
+                    return cursor.execute(statement, params)
+
+                def __getattr__(self, name: str) -> object:
+                    return getattr(cursor, name)
+            yield Counting()
+
+
+def test_a_proof_is_one_transaction_with_one_node_query() -> None:
     ledger, recorder = _memory_ledger()
     recorder.insert_events([_stored(i + 1, b"x") for i in range(1000)])
     ledger.catch_up()
     ledger.publish_checkpoint()
-    calls: list[int] = []
-    real = ledger.nodes.get_nodes
-
-    def counting(keys):  # noqa: ANN001, ANN202
-        calls.append(1)
-        return real(keys)
-    ledger.nodes.get_nodes = counting  # type: ignore[method-assign]
+    real = ledger.db
+    counting = CountingDatabase(real)
+    ledger.db = counting  # type: ignore[assignment]
     try:
         ledger.inclusion_proof(617, 1000)
-        assert len(calls) == 1
+        assert (counting.transactions, counting.node_queries) == (1, 1)
         ledger.consistency_proof(1000)
-        assert len(calls) == 1  # equal sizes: no nodes needed at all
+        assert (counting.transactions, counting.node_queries) == (2, 1)  # equal sizes
     finally:
+        ledger.db = real
         ledger.close()
 
 
