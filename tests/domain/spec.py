@@ -30,6 +30,8 @@ class New:
     originator_id: Any
     originator_version: int
     event: Any
+    #: The notification id: the event's position in the log.
+    position: int = 0
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -47,7 +49,7 @@ def events_after(app: Any, position: int) -> list[New]:
     """Every event after `position`, decoded through the application's mapper."""
     notifications = app.recorder.select_notifications(position + 1, limit=100_000)
     return [New(n.topic, n.originator_id, n.originator_version,
-                app.mapper.to_domain_event(n)) for n in notifications]
+                app.mapper.to_domain_event(n), n.id) for n in notifications]
 
 
 def all_events(app: Any) -> list[New]:
