@@ -93,6 +93,7 @@ def create_app(settings: Settings, *, ledger: AppraisalLedger | None = None,
         # The verifiable ledger (issue 5): Merkle follower, checkpoints and proofs.
         from api.routes.ledger import install as install_ledger
         install_ledger(app, settings, ledger)
+    app.include_router(importlib.import_module("api.routes.bundle").router)  # issue 6
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
