@@ -99,6 +99,9 @@ DEFAULT_QUOTAS: dict[OrganisationalResult, tuple[QuotaRule, ...]] = {
     ),
 }
 
+#: The sources a rubric weighs in the perilaku suggestion (DOMAIN.md: 0.6 / 0.25 / 0.15).
+FEEDBACK_WEIGHT_KEYS = ("rater", "peers_and_subordinates", "citizens")
+
 DEFAULT_FEEDBACK_WEIGHTS: dict[str, Decimal] = {
     "rater": Decimal("0.6"),
     "peers_and_subordinates": Decimal("0.25"),
@@ -155,6 +158,20 @@ class RubricPolicy:
             raise InvalidValue("majority_share must be in [0, 1)")
         if self.appeal_window_days < 1:
             raise InvalidValue("appeal_window_days must be at least 1")
+        if self.below_threshold < 0:
+            raise InvalidValue("capaian thresholds must not be negative")
+        # A misspelt source would silently weigh nothing; a negative weight inverts it.
+        unknown = sorted(set(self.feedback_weights) - set(FEEDBACK_WEIGHT_KEYS))
+        if unknown:
+            raise InvalidValue(f"unknown feedback weight {', '.join(unknown)}; the sources "
+                               f"are {', '.join(FEEDBACK_WEIGHT_KEYS)}")
+        if any(Decimal(w) < 0 for w in self.feedback_weights.values()):
+            raise InvalidValue("feedback weights must not be negative")
+        for rules in self.quotas.values():
+            for rule in rules:
+                if rule.value < 0 or (rule.bound != "min_count" and rule.value > 1):
+                    raise InvalidValue("a quota share is a fraction from 0 to 1, a quota "
+                                       "count is zero or more")
         for hk in Rating:
             for pk in Rating:
                 if pk not in self.matrix.get(hk, {}):

@@ -238,6 +238,12 @@ def test_the_default_policy_values():
     {"quotas": {"legendary": []}},
     {"unit_head_hk": {"istimewa": "superb"}},
     {"feedback_weights": {"rater": "heavy"}},
+    {"feedback_weights": {"rater": "0.6", "citizen": "0.4"}},   # misspelt source
+    {"feedback_weights": {"rater": "-0.1"}},
+    {"below_threshold": "-5"},
+    {"quotas": {"istimewa": [{"predikat": ["sangat_baik"], "bound": "max_share",
+                              "value": "70"}]}},                 # a percent, not a share
+    {"quotas": {"baik": [{"predikat": ["kurang"], "bound": "min_count", "value": "-1"}]}},
 ])
 def test_an_invalid_policy_is_refused_with_a_typed_error(data):
     with pytest.raises(InvalidValue):
