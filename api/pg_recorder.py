@@ -31,6 +31,12 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent],
                               **_: Any) -> None:
+        # Keep what the library's method does before inserting: the EXCLUSIVE table lock,
+        # so that notification ids are issued in commit order (a reader tailing the log,
+        # such as the projection runner or the Merkle ledger, would otherwise pass over an
+        # id that commits after a higher one), and the NOTIFY that wakes subscribers.
+        self._lock_table(curs)
+        self._notify_channel(curs)
         curs.execute(self.insert_events_statement, (
             [e.originator_id for e in stored_events],
             [e.originator_version for e in stored_events],
