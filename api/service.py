@@ -189,7 +189,13 @@ class AppraisalLedger(Application[UUID]):
 
     def _rater_in_force(self, evaluation: Evaluation, at: datetime) -> str | None:
         employee = self._get(Employee, evaluation.employee_id, "employee")
-        return employee.rater_on(at.date())
+        rater_id = employee.rater_on(at.date())
+        if rater_id is None:
+            return None
+        # A rater whose own employment has ended is nobody's superior any more, until HR
+        # assigns a successor.
+        rater = self._get(Employee, rater_id, "rater")
+        return rater_id if rater.is_employed_on(at.date()) else None
 
     def _policy(self, rubric_id: Any, version: int) -> RubricPolicy:
         return self._get(Rubric, rubric_id, "rubric").policy(version)
@@ -556,10 +562,14 @@ class AppraisalLedger(Application[UUID]):
                 raise AppealAlreadyFiled("an appeal was already filed for this evaluation")
             cycle = self._cycle_of(evaluation)
             employee = self._get(Employee, evaluation.employee_id, "employee")
+            superior = employee.reviewer_on(at.date())
+            if superior is not None and not self._get(
+                    Employee, superior, "reviewer").is_employed_on(at.date()):
+                superior = None  # a superior who left decides nothing; HR names another
             return [Appeal.file(evaluation=evaluation, rater_id=evaluation.delivered_by or "",
                                 grounds=grounds,
                                 panel=cycle.appeal_panel,
-                                superior_id=employee.reviewer_on(at.date()),
+                                superior_id=superior,
                                 actor=actor, at=at)]
         # A filing that lost a race to another filing is decided again, and so told
         # precisely that the appeal exists (its id is derived from the evaluation).

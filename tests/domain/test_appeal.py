@@ -300,3 +300,16 @@ def test_a_window_with_an_appeal_does_not_lapse(world, app, clock, delivered):
 def test_an_undelivered_result_does_not_lapse(world, app):
     refused(app, EvaluationNotDelivered, lambda: app.record_appeal_lapsed(
         world.evaluation_id(), actor="system"))
+
+
+def test_a_superior_who_left_is_not_routed_an_appeal(world, app, delivered):
+    today = app.get_evaluation(delivered).delivered_on
+    app.end_employment(world.head, effective_on=today, reason="Mutasi", actor=HR)
+    refused(app, InvalidValue, lambda: file(app, world, delivered))
+    successor = app.register_employee(nip="197505052000031005", name="Kepala Baru",
+                                      unit="Sudinhub Jakarta Pusat", position="Kepala",
+                                      actor=HR).ids["employee_id"]
+    app.assign_reviewer(world.employee, reviewer_id=successor, effective_from=today,
+                        actor=HR)
+    new = when(app, lambda: file(app, world, delivered))
+    assert only(new).fields["reviewers"] == [successor]

@@ -409,3 +409,19 @@ def test_the_predikat_delivered_is_the_matrix_cell(world, app, perilaku, violati
                perilaku=perilaku)
     new = when(app, lambda: app.deliver_result(eid, actor=world.rater))
     assert only(new).fields["predikat"] == predikat
+
+
+def test_a_rater_whose_employment_ended_is_no_longer_in_force(world, app, clock):
+    eid = world.evaluation_id()
+    realise(world, eid)
+    app.end_employment(world.rater, effective_on=date(2026, 1, 10), reason="Pensiun",
+                       actor="hr:siti")
+    app.rate_item(eid, item_id="patrol", actor=world.rater)   # still employed today
+    clock.now = clock.now.replace(day=10)
+    refused(app, NotRaterInForce, lambda: app.rate_item(eid, item_id="violations",
+                                                       actor=world.rater))
+    app.assign_rater(world.employee, rater_id=world.head, effective_from=date(2026, 1, 10),
+                     actor="hr:siti")
+    assert topics(when(app, lambda: app.rate_item(eid, item_id="violations",
+                                                  actor=world.head))) == [
+        "kinerja.evaluation.item-rated.v1"]
