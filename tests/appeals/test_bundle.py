@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from api.bundle import build_bundle, dumps, render_html
+from api.bundle import dumps, render_html
 from api.settings import Settings
 from api.store import open_ledger
 from domain.bundle_check import LoggedEvent, derive
