@@ -250,9 +250,11 @@ class Timeline:
 
     def __init__(self) -> None:
         self._queue: list[tuple[datetime, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._planned = 0
 
     def at(self, moment: datetime, action: Callable[..., None], *args: Any) -> None:
-        heapq.heappush(self._queue, (moment, len(self._queue), action, args))
+        self._planned += 1
+        heapq.heappush(self._queue, (moment, self._planned, action, args))
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -339,8 +341,11 @@ def _clamp_score(value: float) -> int:
 
 
 class _Demo:
-    def __init__(self, app: AppraisalLedger, employees: int, months: int, seed: int) -> None:
+    def __init__(self, app: AppraisalLedger, clock: DemoClock, employees: int, months: int,
+                 seed: int) -> None:
         self.app = app
+        #: Read for today's date without ticking it (only commands tick the clock).
+        self.clock = clock
         self.officer_count = employees
         self.months = months
         self.seed = seed
@@ -872,7 +877,7 @@ class _Demo:
         }[scenario]
         self.app.file_appeal(evaluation.id, grounds=grounds, actor=officer.id)
         if scenario == "changed":
-            self.as_of = self.app.clock().date()
+            self.as_of = self.clock.now.date()
         self.stats[f"appeals filed ({scenario})"] += 1
 
     def _appeal(self, scenario: str) -> tuple[Appeal, Person]:
@@ -958,7 +963,7 @@ class _Demo:
             reason="Ditemukan kesalahan data GPS patroli bulan Januari pada satu petugas; "
                    "perlu koreksi hasil penilaian.",
             authority="Surat Kepala BKD Provinsi DKI Jakarta Nomor 812/KP.03.02 "
-                      f"tanggal {self.app.clock().date():%d-%m-%Y}")
+                      f"tanggal {self.clock.now:%d-%m-%Y}")
         self.stats["cycle reopenings"] += 1
 
     def correct(self, unit: str, period: str) -> None:
@@ -993,11 +998,11 @@ def load_demo(app: AppraisalLedger, *, employees: int = 200, months: int = 6, se
     if existing:
         raise StoreNotEmpty(f"the store already holds {existing} events; the demo loads "
                             f"only into an empty store")
-    demo = _Demo(app, employees, months, seed)
-    demo.staff()
-    demo.schedule()
     clock = DemoClock(moment(date(YEAR - 1, 12, 15), 7))
     started_at = clock.now
+    demo = _Demo(app, clock, employees, months, seed)
+    demo.staff()
+    demo.schedule()
     saved_clock = app.clock
     app.clock = clock
     try:
