@@ -21,13 +21,17 @@ from tests.scenario import HR
 runner = CliRunner()
 
 
+def configure(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The CLI reads its settings from the environment, as in production."""
+    monkeypatch.setenv("KINERJA_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("KINERJA_POSTGRES_SCHEMA", settings.postgres_schema)
+    monkeypatch.setenv("KINERJA_DATA_DIR", str(settings.data_dir))
+    return settings
+
+
 @pytest.fixture
 def configured(sql_settings: Settings, monkeypatch) -> Settings:
-    """The CLI reads its settings from the environment, as in production."""
-    monkeypatch.setenv("KINERJA_DATABASE_URL", sql_settings.database_url)
-    monkeypatch.setenv("KINERJA_POSTGRES_SCHEMA", sql_settings.postgres_schema)
-    monkeypatch.setenv("KINERJA_DATA_DIR", str(sql_settings.data_dir))
-    return sql_settings
+    return configure(sql_settings, monkeypatch)
 
 
 def kinerja(*args: str, input: str | None = None) -> Any:

@@ -26,8 +26,8 @@ from tests.privacy.story import (
     results,
     tell,
 )
-from tests.privacy.test_at_rest import found, postgres_bytes
-from tests.privacy.test_cli_privacy import configured  # noqa: F401 - fixture
+from tests.privacy.test_at_rest import found, postgres_bytes, raw_store
+from tests.privacy.test_cli_privacy import configure, configured  # noqa: F401
 from tests.privacy.test_forget import REASON
 from tests.scenario import HR
 
@@ -78,21 +78,38 @@ def http_answers(settings: Settings, ledger: Any, story: Any) -> str:
     return "\n".join(answers)
 
 
-@pytest.fixture
-def told(configured, open_ledgers, clock) -> Iterator[tuple[Settings, Any, Any, Any]]:
+def tell_with_read_models(settings: Settings, open_ledgers: Any,
+                          clock: Any) -> tuple[Settings, Any, Any, Any]:
     # The serving process re-reads key rows on every use: `kinerja forget` runs in another
     # process, and by default a server trusts a key it holds for a few seconds more.
-    ledger = open_ledgers(configured.model_copy(update={"personal_key_cache_seconds": 0}))
+    ledger = open_ledgers(settings.model_copy(update={"personal_key_cache_seconds": 0}))
     story = tell(ledger, clock)
-    db = open_database(configured.store(), pool_size=2)
+    db = open_database(settings.store(), pool_size=2)
     run_once(ledger, db)
-    yield configured, ledger, story, db
-    db.close()
+    return settings, ledger, story, db
+
+
+@pytest.fixture
+def told(configured, open_ledgers, clock) -> Iterator[tuple[Settings, Any, Any, Any]]:
+    told = tell_with_read_models(configured, open_ledgers, clock)
+    yield told
+    told[3].close()
+
+
+@pytest.fixture
+def told_on_sqlite(sqlite_settings, monkeypatch, open_ledgers,
+                   clock) -> Iterator[tuple[Settings, Any, Any, Any]]:
+    configure(sqlite_settings, monkeypatch)
+    told = tell_with_read_models(sqlite_settings, open_ledgers, clock)
+    yield told
+    told[3].close()
 
 
 def test_forget_reaches_every_read_model_every_answer_and_the_ledger_still_verifies(
         told, tmp_path):
     settings, ledger, story, db = told
+    # Names and NIPs are not kept by read models either: not in the raw store at all.
+    assert [s for s in (NAME, NIP, CITIZEN) if found(s, raw_store(settings))] == []
     before_answers = http_answers(settings, ledger, story)
     assert DEWI_TEXTS["grounds"] in before_answers  # the search can see them
     checkpoint = tmp_path / "before.checkpoint"
@@ -115,26 +132,13 @@ def test_forget_reaches_every_read_model_every_answer_and_the_ledger_still_verif
     assert verified.stdout.startswith("ok")
 
 
-def test_no_name_or_nip_is_in_the_raw_store_even_with_read_models(told):
-    settings, ledger, story, db = told
-    raw = _raw(settings)
-    assert [s for s in (NAME, NIP, CITIZEN) if found(s, raw)] == []
-
-
 @pytest.mark.xfail(strict=True, reason=(
     "read models keep personal free text decrypted in the same database; after the "
     "shredding they are scrubbed row by row, but SQLite keeps the old bytes in free pages "
     "and the WAL (PostgreSQL: dead tuples, WAL). See docs/privacy.md, 'Read models'."))
-def test_no_free_text_of_a_forgotten_person_survives_in_the_raw_sqlite_file(told):
-    settings, ledger, story, db = told
-    if settings.store().kind != "sqlite":
-        pytest.skip("a byte-level search of PostgreSQL's files is not possible from SQL")
+def test_no_free_text_of_a_forgotten_person_survives_in_the_raw_sqlite_file(told_on_sqlite):
+    settings, ledger, story, db = told_on_sqlite
     kinerja("forget", story.dewi, "--reason", REASON, "--actor", HR, "--yes")
     run_once(ledger, db)
-    raw = _raw(settings)
+    raw = raw_store(settings)
     assert [s for s in DEWI_TEXTS.values() if found(s, raw)] == []
-
-
-def _raw(settings: Settings) -> bytes:
-    from tests.privacy.test_at_rest import raw_store
-    return raw_store(settings)
