@@ -41,6 +41,7 @@ from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.application import Cache, LRUCache
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import (
     ApplicationRecorder,
@@ -852,6 +853,7 @@ class ProtectedLedger(AppraisalLedger):
         subject = str(employee.id)
         if employee.personal_data_shredded_on is not None:
             if self.vault.keys.shred(PERSON, subject, reason=reason):
+                self._drop_cached_aggregates()
                 return Written(position=None, ids={"employee_id": subject})
             raise PersonalDataAlreadyShredded(
                 f"the personal data of {subject} was shredded on "
@@ -863,4 +865,15 @@ class ProtectedLedger(AppraisalLedger):
             return [fresh]
         written = self._write(decide)
         self.vault.keys.shred(PERSON, subject, reason=reason.strip())
+        self._drop_cached_aggregates()
         return Written(position=written.position, ids={"employee_id": subject})
+
+    def _drop_cached_aggregates(self) -> None:
+        # Aggregates cached in this process (AGGREGATE_CACHE_MAXSIZE) hold texts decrypted
+        # before the shredding, e.g. an evaluation's override reasons. Which streams are the
+        # person's is not known here; a fresh cache is cheap next to a shredding.
+        cache = getattr(self.repository, "cache", None)
+        if isinstance(cache, LRUCache):
+            self.repository.cache = LRUCache(maxsize=cache.maxsize)
+        elif cache is not None:
+            self.repository.cache = Cache()

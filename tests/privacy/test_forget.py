@@ -204,3 +204,20 @@ def test_registry_topics_of_the_forgotten_person_all_read_as_shredded(ledger, st
             checked += getattr(event, name) == SHREDDED
     # + name and nip, + the appeal decision's reasons repeated on ResultChanged
     assert checked == len(DEWI_TEXTS) + 3
+
+
+def test_aggregates_cached_in_the_process_do_not_keep_the_forgotten_texts(settings, clock):
+    from api.store import open_ledger
+    from tests.privacy.story import tell
+    cached = open_ledger(settings, clock=clock, feedback_lookup=generous_feedback,
+                         AGGREGATE_CACHE_MAXSIZE=1000)
+    try:
+        story = tell(cached, clock)
+        item = cached.get_evaluation(story.dewi_evaluation).items["violations"]
+        assert item["override_reason"] == DEWI_TEXTS["override_reason"]
+        forget_dewi(cached, story)
+        item = cached.get_evaluation(story.dewi_evaluation).items["violations"]
+        assert item["override_reason"] == SHREDDED
+        assert cached.get_employee(story.dewi).name == SHREDDED
+    finally:
+        cached.close()
