@@ -142,3 +142,25 @@ def test_no_free_text_of_a_forgotten_person_survives_in_the_raw_sqlite_file(told
     run_once(ledger, db)
     raw = raw_store(settings)
     assert [s for s in DEWI_TEXTS.values() if found(s, raw)] == []
+
+
+def test_a_citizen_reference_sent_over_http_reaches_no_event(sql_settings, open_ledgers):
+    from tests.privacy.test_tampering import register
+    ledger = open_ledgers(sql_settings)
+    employee_id = register(ledger)
+    app = create_app(sql_settings, ledger=ledger)
+    with TestClient(app) as client:
+        token = app.state.kinerja.tokens.issue("channel:jaki", ["citizen_channel"])
+        item = {"employee_id": employee_id, "period": "2026-01", "giver_ref": CITIZEN,
+                "score": 4, "channel": "JAKI"}
+        for path, body in (("/v1/feedback/citizen", item),
+                           ("/v1/feedback/citizen/batch", {"items": [item]})):
+            response = client.post(path, json=body,
+                                   headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 201, response.text
+    givers = [ledger.mapper.to_domain_event(n).giver_ref
+              for n in ledger.recorder.select_notifications(1, 100)
+              if n.topic == "kinerja.feedback.given.v1"]
+    assert len(givers) == 2 and all(g.startswith("cit:") for g in givers)
+    assert givers[0] == givers[1]
+    assert not found(CITIZEN, raw_store(sql_settings))
