@@ -182,12 +182,12 @@ def _master_key_from_files(data_dir: Path, wrapped_under: set[str]) -> MasterKey
     path, pending = data_dir / MASTER_KEY_FILE, data_dir / NEXT_MASTER_KEY_FILE
     if pending.exists():
         candidate = read_master_key_file(pending)
-        if wrapped_under == {candidate.key_id}:
+        if wrapped_under and wrapped_under == {candidate.key_id}:
             # The rotation committed but did not get to rename its key into place.
             os.replace(pending, path)
             _fsync_directory(data_dir)
-        else:
-            pending.unlink()
+        # Otherwise it is left alone: a rotation may be under way in another process (or
+        # crashed before its commit, and the next rotation replaces it).
     if path.exists():
         return read_master_key_file(path)
     if wrapped_under:
@@ -375,6 +375,15 @@ class KeyStore:
         wrapped = nonce + AESGCM(master.secret).encrypt(nonce, raw,
                                                         _wrap_ad(key_id, kind, subject))
         with self._db.transaction() as cursor:
+            # A server left running through a rotation still holds the old master key; a
+            # key wrapped under it would be lost with that key.
+            cursor.execute(f"SELECT master_id FROM {KEYS_TABLE} WHERE wrapped IS NOT NULL "
+                           "AND master_id <> ? LIMIT 1", (master.key_id,))
+            other = cursor.fetchone()
+            if other is not None:
+                raise MasterKeyError(
+                    f"the data keys are now wrapped under master key {other[0]}, not "
+                    f"{master.key_id}: the master key was rotated; restart this process")
             # A concurrent first need for the same subject: the first insert wins.
             cursor.execute(
                 f"INSERT INTO {KEYS_TABLE} (key_id, kind, subject, created_at, active_until,"
@@ -799,7 +808,14 @@ def rotate_master_key_file(settings: Settings, vault: PersonalDataVault) -> tupl
     new = MasterKey.generate()
     write_secret_file(pending, new.to_base64() + "\n")
     count = vault.keys.rotate_master_key(new)
-    os.replace(pending, data_dir / MASTER_KEY_FILE)
+    try:
+        os.replace(pending, data_dir / MASTER_KEY_FILE)
+    except FileNotFoundError:
+        # Someone removed the pending file: the key is still in memory, and it is the only
+        # key that opens the data keys now.
+        staged = data_dir / f"{MASTER_KEY_FILE}.{secrets.token_hex(4)}"
+        write_secret_file(staged, new.to_base64() + "\n")
+        os.replace(staged, data_dir / MASTER_KEY_FILE)
     _fsync_directory(data_dir)
     return new.key_id, count
 

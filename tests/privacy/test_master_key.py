@@ -98,15 +98,30 @@ def test_rotation_rewraps_the_data_keys_and_leaves_every_event_byte_alone(
         open_ledgers(sql_settings.model_copy(update={"master_key": old}))
 
 
-def test_a_rotation_that_crashed_before_its_commit_keeps_the_old_key(sql_settings,
-                                                                     open_ledgers):
+def test_a_rotation_not_committed_keeps_the_old_key_and_its_pending_key_file(
+        sql_settings, open_ledgers):
     employee_id = register(open_ledgers(sql_settings))
     old = (sql_settings.data_dir / MASTER_KEY_FILE).read_bytes()
-    write_secret_file(sql_settings.data_dir / NEXT_MASTER_KEY_FILE,
-                      MasterKey.generate().to_base64())
+    # Crashed before its commit, or still re-wrapping in another process: either way the
+    # pending key is not touched, and the key the table is under is used.
+    pending = MasterKey.generate().to_base64()
+    write_secret_file(sql_settings.data_dir / NEXT_MASTER_KEY_FILE, pending)
     assert open_ledgers(sql_settings).get_employee(employee_id).name == NAME
     assert (sql_settings.data_dir / MASTER_KEY_FILE).read_bytes() == old
-    assert not (sql_settings.data_dir / NEXT_MASTER_KEY_FILE).exists()
+    assert (sql_settings.data_dir / NEXT_MASTER_KEY_FILE).read_text() == pending
+
+
+def test_a_process_left_running_through_a_rotation_refuses_to_make_new_keys(
+        sql_settings, open_ledgers):
+    running = open_ledgers(sql_settings)
+    register(running)
+    vault = open_vault(sql_settings)
+    try:
+        rotate_master_key_file(sql_settings, vault)
+    finally:
+        vault.close()
+    with pytest.raises(MasterKeyError, match="restart this process"):
+        register(running, name="Pegawai Baru", nip="199901012020011001")
 
 
 def test_a_rotation_that_crashed_after_its_commit_finishes_on_the_next_start(
@@ -114,8 +129,7 @@ def test_a_rotation_that_crashed_after_its_commit_finishes_on_the_next_start(
     employee_id = register(open_ledgers(sql_settings))
     new = MasterKey.generate()
     write_secret_file(sql_settings.data_dir / NEXT_MASTER_KEY_FILE, new.to_base64())
-    vault = open_vault(sql_settings)  # (this also discards the pending key: write it again)
-    write_secret_file(sql_settings.data_dir / NEXT_MASTER_KEY_FILE, new.to_base64())
+    vault = open_vault(sql_settings)
     try:
         vault.keys.rotate_master_key(new)  # committed; "crash" before the rename
     finally:
