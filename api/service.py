@@ -121,6 +121,7 @@ class AppraisalLedger(Application[UUID]):
         self.feedback_lookup = feedback_lookup
         self.committer = GroupCommitter(self.recorder) if group_commit else None
         self._known_employees: set[str] = set()
+        self._policies: dict[tuple[str, int], RubricPolicy] = {}
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Map events to stored records in the calling thread, then let the group
@@ -198,7 +199,13 @@ class AppraisalLedger(Application[UUID]):
         return rater_id if rater.is_employed_on(at.date()) else None
 
     def _policy(self, rubric_id: Any, version: int) -> RubricPolicy:
-        return self._get(Rubric, rubric_id, "rubric").policy(version)
+        # A published rubric version never changes, so it is read from the log once.
+        key = (str(rubric_id), version)
+        policy = self._policies.get(key)
+        if policy is None:
+            policy = self._get(Rubric, rubric_id, "rubric").policy(version)
+            self._policies[key] = policy
+        return policy
 
     def _cycle_of(self, evaluation: Evaluation) -> PerformanceCycle:
         return self._get(PerformanceCycle, evaluation.cycle_id, "cycle")
