@@ -377,10 +377,12 @@ class KeyStore:
         with self._db.transaction() as cursor:
             # A server left running through a rotation still holds the old master key; a
             # key wrapped under it would be lost with that key.
+            # All live keys share one master (a rotation re-wraps them in one transaction),
+            # so any one row tells.
             cursor.execute(f"SELECT master_id FROM {KEYS_TABLE} WHERE wrapped IS NOT NULL "
-                           "AND master_id <> ? LIMIT 1", (master.key_id,))
+                           "LIMIT 1")
             other = cursor.fetchone()
-            if other is not None:
+            if other is not None and other[0] != master.key_id:
                 raise MasterKeyError(
                     f"the data keys are now wrapped under master key {other[0]}, not "
                     f"{master.key_id}: the master key was rotated; restart this process")
@@ -395,8 +397,9 @@ class KeyStore:
 
     def shred(self, kind: str, subject: str, *, reason: str) -> bool:
         """Destroy the data key of `subject`: its row keeps the id and gains the time
-        and reason, but the wrapped key is overwritten. True if a live key was destroyed.
-        A subject without a key gets a shredded row, so no key is ever made for it."""
+        and reason, but the wrapped key is overwritten. A subject without a key gets a
+        shredded row, so no key is ever made for it. True if this call changed anything
+        (False: it was shredded already)."""
         with self._db.transaction() as cursor:
             if self._db.kind == "sqlite":
                 # Overwritten bytes are zeroed in the file, not left in free space.
