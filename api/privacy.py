@@ -488,8 +488,18 @@ def _utc_text() -> str:
 def associated_data(originator_id: Any, originator_version: int, topic: str,
                     field: str) -> bytes:
     """What a ciphertext is bound to: moved to another event, version or field, it fails."""
-    return json.dumps(["kinerja/personal-field/v1", str(originator_id), originator_version,
-                       topic, field], separators=(",", ":")).encode()
+    return json.dumps(["kinerja/personal-field/v1", _canonical_id(originator_id),
+                       originator_version, topic, field], separators=(",", ":")).encode()
+
+
+def _canonical_id(originator_id: Any) -> str:
+    # Readers that bypass the library may hand over a UUID as hex without dashes (SQLite).
+    if isinstance(originator_id, UUID):
+        return str(originator_id)
+    try:
+        return str(UUID(str(originator_id)))
+    except ValueError:
+        return str(originator_id)
 
 
 def seal(aead: AESGCM, key_id: str, plaintext: bytes, ad: bytes) -> dict[str, str]:

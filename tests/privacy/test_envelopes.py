@@ -134,3 +134,11 @@ def test_a_shredded_key_leaves_no_copy_in_the_sqlite_file_or_its_wal(sqlite_sett
     ledger.forget(employee_id, reason=REASON, actor=HR, roles={"admin"})
     assert wrapped.encode() not in sqlite_bytes(sqlite_settings)
 
+
+
+def test_a_reader_handing_over_the_id_as_hex_opens_the_same_envelope():
+    stored = mapper().to_stored_event(registered(NAME))
+    as_hex = StoredEvent(originator_id=stored.originator_id.hex,  # type: ignore[arg-type]
+                         originator_version=stored.originator_version, topic=stored.topic,
+                         state=stored.state)
+    assert mapper().to_domain_event(as_hex).name == NAME
