@@ -8,6 +8,8 @@ needs no running application). Both yield `LogRecord`s in position order.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
@@ -61,6 +63,9 @@ class SqlEvents:
         self.db = db
         self.table = table
         self._connection: Any = None
+        #: Reading ahead in a second thread pays on PostgreSQL, where the driver waits on
+        #: the network without the GIL; on SQLite the two threads only contend.
+        self.read_ahead = db.kind == "postgresql"
         position = "rowid" if db.kind == "sqlite" else "notification_id"
         self._select = (f"SELECT {position}, originator_id, originator_version, topic, state "
                         f"FROM {table} WHERE {position} > ? ORDER BY {position} LIMIT ?")
@@ -159,18 +164,64 @@ def iterate(source: EventSource, *, after: int | None = None,
         after = records[-1].position
 
 
-def iterate_raw(source: EventSource, *, after: int | None = None,
-                batch: int = 5000) -> Iterator[RawRecord]:
-    """Like `iterate`, as `RawRecord` tuples; fast on `SqlEvents`."""
+def iterate_raw(source: EventSource, *, after: int | None = None, batch: int = 5000,
+                prefetch: bool = False) -> Iterator[RawRecord]:
+    """Like `iterate`, as `RawRecord` tuples; fast on `SqlEvents`. With `prefetch`, the
+    next batch is read in a second thread while the caller works on this one (the
+    database driver releases the GIL while it waits)."""
     read_raw = getattr(source, "read_raw", None)
     if read_raw is None:
         for r in iterate(source, after=after, batch=batch):
             id_bytes = r.originator_id.bytes if isinstance(r.originator_id, UUID) else None
             yield r.position, id_bytes, r.originator_version, r.topic, r.state
         return
+    batches = _raw_batches(read_raw, after, batch)
+    if prefetch:
+        batches = _prefetched(batches)
+    for records in batches:
+        yield from records
+
+
+def _raw_batches(read_raw: Any, after: int | None, batch: int) -> Iterator[list[RawRecord]]:
     while True:
         records = read_raw(after, batch)
-        yield from records
+        yield records
         if len(records) < batch:
             return
         after = records[-1][0]
+
+
+def _prefetched(batches: Iterator[list[RawRecord]]) -> Iterator[list[RawRecord]]:
+    done = object()
+    ready: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for records in batches:
+                while not stop.is_set():
+                    try:
+                        ready.put(records, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(done)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer
+            ready.put(error)
+
+    thread = threading.Thread(target=produce, name="kinerja-ledger-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        # The consumer may stop early (a fault found): let the reader finish its batch.
+        stop.set()
+        thread.join()

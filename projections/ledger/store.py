@@ -307,7 +307,7 @@ class Ledger:
         Raises LeafEncodingError if the log holds a record with no leaf encoding (a damaged
         store); nothing of that batch is written.
         """
-        batches = 0
+        batches = conflicts = 0
         with self._append_lock:
             while max_batches is None or batches < max_batches:
                 with self.db.transaction() as cursor:
@@ -321,8 +321,14 @@ class Ledger:
                 try:
                     appended = self._append(size, last_position, records, hashes)
                 except _INTEGRITY_ERRORS:
-                    appended = False
-                # If another appender won the race, read its tip again.
+                    # Another appender won a race the lock missed: read its tip again. A
+                    # conflict that persists is damage, not a race.
+                    conflicts += 1
+                    if conflicts > 5:
+                        raise
+                    continue
+                conflicts = 0
+                # False: another appender got there first; read its tip again.
                 batches += appended
             return self.size()
 

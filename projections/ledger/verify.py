@@ -271,7 +271,8 @@ def verify_ledger(db: Database, events: EventSource, *, verifier_key: str | None
     edge: list[bytes] = []  # the hashes of the perfect subtrees along the right edge
     index = 0
     failed = False
-    records = iterate_raw(events, batch=batch)
+    records = iterate_raw(events, batch=batch,
+                          prefetch=getattr(events, "read_ahead", False))
     for _, id_bytes, version, topic, state in records:
         if index == target:
             report.pending = 1 + sum(1 for _ in records)
