@@ -23,6 +23,8 @@ router = APIRouter(tags=["queries"], responses=PROBLEM_RESPONSES)
 
 Cursor = Annotated[str | None, Query(max_length=200, description="From `next_cursor`")]
 Limit = Annotated[int, Query(ge=1, le=500)]
+#: Positions are BIGINT in the store.
+MAX_POSITION = 2**63 - 1
 IdPath = Annotated[str, Path(max_length=64)]
 
 
@@ -83,7 +85,8 @@ def unit_distribution(unit: Annotated[str, Path(max_length=100)], reader: UnitRe
 
 
 @router.get("/v1/events", operation_id="list_events", response_model=EventPage)
-def list_events(reader: AuditReader, after: Annotated[int, Query(ge=0)] = 0,
+def list_events(reader: AuditReader,
+                after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                 as_of: AsOfParam = None) -> Any:
     """The raw audit log in order: position, topic, aggregate id and version, recorded

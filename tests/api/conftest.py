@@ -177,3 +177,33 @@ def api(sql_settings: Settings, clock: TickingClock) -> Iterator[Api]:
 @pytest.fixture
 def http_world(api: Api) -> HttpWorld:
     return build_http_world(api)
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
+                                                               marks=pytest.mark.postgres)])
+def shared_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[Api]:
+    """One app per store for a whole module, for tests that only read or are refused
+    (building an app and its tables is the slow part of these tests)."""
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    from tests.conftest import POSTGRES_URL, _conninfo, require_postgres
+    tmp = tmp_path_factory.mktemp("shared")
+    if request.param == "sqlite":
+        settings = Settings(database_url=f"sqlite:///{tmp / 'ledger.sqlite3'}",
+                            data_dir=tmp / "data")
+        yield from open_api(settings)
+        return
+    require_postgres()
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    settings = Settings(database_url=POSTGRES_URL, postgres_schema=schema,
+                        data_dir=tmp / "data", postgres_pool_size=4)
+    try:
+        yield from open_api(settings)
+    finally:
+        with psycopg.connect(_conninfo(POSTGRES_URL), autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                sql.Identifier(schema)))

@@ -19,9 +19,11 @@ ITEM_FIELDS = {"item_id", "kind", "target", "realisation", "direction", "capaian
                "override"}
 
 
-@pytest.fixture
-def delivered(api: Api) -> tuple[HttpWorld, int]:
-    """Two employees; the first rated and delivered after a peer's feedback."""
+@pytest.fixture(scope="module")
+def delivered(shared_api: Api) -> tuple[HttpWorld, int]:
+    """Two employees; the first rated and delivered after a peer's feedback. Shared by
+    the module's tests, which only read."""
+    api = shared_api
     world = build_http_world(api, employees=2)
     plan_and_rate(world)
     api.post("/v1/feedback", {"employee_id": world.employee, "period": PERIOD,

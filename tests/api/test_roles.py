@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.conftest import ALL_ROLES, Api, HttpWorld, plan_and_rate
+import pytest
+
+from tests.api.conftest import ALL_ROLES, Api, HttpWorld, build_http_world, plan_and_rate
 from tests.scenario import PERIOD
 
 
@@ -70,13 +72,22 @@ def command_table(world: HttpWorld) -> list[tuple[str, dict[str, Any] | None, se
     ]
 
 
-def test_the_table_covers_every_post_route(http_world: HttpWorld) -> None:
+@pytest.fixture(scope="module")
+def refusing_world(shared_api: Api) -> HttpWorld:
+    """Shared by the tests whose requests are all refused (they write nothing)."""
+    return build_http_world(shared_api)
+
+
+def test_the_table_covers_every_post_route(refusing_world: HttpWorld) -> None:
+    http_world = refusing_world
     schema = http_world.api.client.get("/openapi.json").json()
     posts = {path for path, ops in schema["paths"].items() if "post" in ops}
     assert len(posts) == len(command_table(http_world))
 
 
-def test_every_command_refuses_every_role_it_does_not_name(http_world: HttpWorld) -> None:
+def test_every_command_refuses_every_role_it_does_not_name(refusing_world: HttpWorld
+                                                          ) -> None:
+    http_world = refusing_world
     api = http_world.api
     before = api.log_position()
     wrong = []
@@ -92,7 +103,8 @@ def test_every_command_refuses_every_role_it_does_not_name(http_world: HttpWorld
     assert api.log_position() == before
 
 
-def test_the_inspector_writes_nothing_at_all(http_world: HttpWorld) -> None:
+def test_the_inspector_writes_nothing_at_all(refusing_world: HttpWorld) -> None:
+    http_world = refusing_world
     api = http_world.api
     inspector = api.auth("inspektorat:budi", "inspector")
     before = api.log_position()
@@ -101,8 +113,9 @@ def test_the_inspector_writes_nothing_at_all(http_world: HttpWorld) -> None:
     assert api.log_position() == before
 
 
-def test_every_route_refuses_a_missing_expired_or_forged_token(http_world: HttpWorld
+def test_every_route_refuses_a_missing_expired_or_forged_token(refusing_world: HttpWorld
                                                                ) -> None:
+    http_world = refusing_world
     api = http_world.api
     from datetime import datetime, timedelta, timezone
 
@@ -144,7 +157,6 @@ def test_a_rater_acts_only_on_the_people_they_rate(http_world: HttpWorld) -> Non
 
 def test_an_employee_acts_only_for_themselves(http_world: HttpWorld) -> None:
     api = http_world.api
-    from tests.api.conftest import build_http_world  # noqa: F401 - documents the world
     world = http_world
     plan_and_rate(world)
     base = f"/v1/evaluations/{world.evaluation_id}"
