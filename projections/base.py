@@ -23,6 +23,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 from projections.db import Cursor, insert_rows
@@ -31,7 +33,7 @@ from projections.decoding import LogEvent
 #: Largest IN (...) list sent in one statement.
 CHUNK = 500
 #: A cache beyond this many rows is dropped before a batch (memory stays bounded).
-CACHE_LIMIT = 200_000
+CACHE_LIMIT = 500_000
 
 
 def dumps(value: Any) -> str:
@@ -64,13 +66,18 @@ class Table:
     #: Part of the model's content (digested, queryable), or working state only.
     content: bool = True
 
-    @property
+    @cached_property
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
 
-    @property
+    @cached_property
     def primary_key(self) -> tuple[str, ...]:
         return (*self.key, "valid_from") if self.temporal else self.key
+
+    @cached_property
+    def index_names(self) -> tuple[str, ...]:
+        return tuple(statement.split(" IF NOT EXISTS ")[1].split()[0]
+                     for statement in self.indexes)
 
     def ddl(self) -> list[str]:
         columns = ", ".join(f"{name} {kind}" for name, kind in self.columns)
@@ -94,6 +101,10 @@ class Appended:
         jsons = self.table.json_columns
         self.rows.append(tuple(dumps(row[c]) if c in jsons else row[c]
                                for c in self.table.column_names))
+
+    def add_values(self, values: tuple[Any, ...]) -> None:
+        """A row as values in column order, JSON columns already serialised."""
+        self.rows.append(values)
 
     def flush(self, cur: Cursor) -> None:
         insert_rows(cur, self.table.name, self.table.column_names, self.rows)
@@ -222,27 +233,51 @@ class Versioned(_Cache):
 
     def flush(self, cur: Cursor) -> None:
         table = self.table
-        names = table.column_names
-        jsons = table.json_columns
         rows = []
-        for valid_from, valid_to, row in self._finished:
-            rows.append(self._values(names, jsons, row, valid_from, valid_to))
-        for valid_from, row in self._opened.values():
-            rows.append(self._values(names, jsons, row, valid_from, None))
+        if table.json_columns:
+            names = table.column_names
+            jsons = table.json_columns
+            # Versions share unchanged values (rows are copied, not deep-copied):
+            # serialise each shared JSON value once. Every id() is of an object alive
+            # until the end of this method.
+            memo: dict[int, str] = {}
+            for valid_from, valid_to, row in self._finished:
+                rows.append(self._values(names, jsons, row, valid_from, valid_to, memo))
+            for valid_from, row in self._opened.values():
+                rows.append(self._values(names, jsons, row, valid_from, None, memo))
+        else:
+            # temporal_columns() puts the key, then valid_from and valid_to, then the rest.
+            key, rest = self._getters
+            for valid_from, valid_to, row in self._finished:
+                rows.append((key(row), valid_from, valid_to, *rest(row)))
+            for valid_from, row in self._opened.values():
+                rows.append((key(row), valid_from, None, *rest(row)))
         if self._closes:
-            key = table.key[0]
+            key_column = table.key[0]
             cur.executemany(f"UPDATE {table.name} SET valid_to = ? "
-                            f"WHERE {key} = ? AND valid_from = ?", self._closes)
-        insert_rows(cur, table.name, names, rows)
-        for key, (valid_from, _) in self._opened.items():
-            self._committed_from[key] = valid_from
+                            f"WHERE {key_column} = ? AND valid_from = ?", self._closes)
+        insert_rows(cur, table.name, table.column_names, rows)
+        for key_value, (valid_from, _) in self._opened.items():
+            self._committed_from[key_value] = valid_from
         self._opened = {}
         self._finished = []
         self._closes = []
 
+    @cached_property
+    def _getters(self) -> tuple[Callable[[dict[str, Any]], Any],
+                                Callable[[dict[str, Any]], tuple[Any, ...]]]:
+        names = self.table.column_names
+        assert len(self.table.key) == 1 and names[:3] == (
+            self.table.key[0], "valid_from", "valid_to"), names
+        rest = names[3:]
+        single = itemgetter(rest[0])
+        return (itemgetter(names[0]),
+                itemgetter(*rest) if len(rest) > 1 else (lambda row: (single(row),)))
+
     @staticmethod
     def _values(names: Sequence[str], jsons: frozenset[str], row: dict[str, Any],
-                valid_from: int, valid_to: int | None) -> tuple[Any, ...]:
+                valid_from: int, valid_to: int | None,
+                memo: dict[int, str]) -> tuple[Any, ...]:
         values = []
         for name in names:
             if name == "valid_from":
@@ -250,7 +285,11 @@ class Versioned(_Cache):
             elif name == "valid_to":
                 values.append(valid_to)
             elif name in jsons:
-                values.append(dumps(row[name]))
+                value = row[name]
+                text = memo.get(id(value))
+                if text is None:
+                    text = memo[id(value)] = dumps(value)
+                values.append(text)
             else:
                 values.append(row[name])
         return tuple(values)
@@ -346,10 +385,15 @@ class Projection:
             for statement in table.ddl():
                 cur.execute(statement)
 
-    def reset(self, cur: Cursor) -> None:
-        """Empty every table (for a rebuild from position 0)."""
+    def reset(self, cur: Cursor, *, drop_indexes: bool = False) -> None:
+        """Empty every table (for a rebuild from position 0). With `drop_indexes`, the
+        secondary indexes go too, to be built once at the end of the rebuild (much
+        cheaper than maintaining them row by row); `create` builds them again."""
         for table in self.tables:
             cur.execute(f"DELETE FROM {table.name}")
+            if drop_indexes:
+                for index in table.index_names:
+                    cur.execute(f"DROP INDEX IF EXISTS {index}")
         self.discard()
         self.started_empty()
 

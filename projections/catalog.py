@@ -41,33 +41,60 @@ def make_projections(names: Iterable[str] | None = None) -> list[Projection]:
     return [_FACTORIES[n]() for n in chosen]
 
 
+def fingerprint(projection: Projection) -> str:
+    """Identifies the shape of a projection's tables: when it changes (a new version of
+    the code), the old tables are dropped and the projection rebuilt from position 0."""
+    ddl = "\n".join(statement for table in projection.tables for statement in table.ddl())
+    return hashlib.sha256(ddl.encode()).hexdigest()[:16]
+
+
 def create_tables(db: Database, projections: Sequence[Projection] | None = None) -> None:
-    """Create every table (idempotent, safe from several processes at once)."""
+    """Create every table (idempotent, safe from several processes at once). A projection
+    whose tables were made by a different version of this code is emptied and reset to
+    position 0, so that it is rebuilt in the current shape."""
     projections = make_projections() if projections is None else projections
     wanted = {TRACKING} | {name for p in projections for name in _object_names(p)}
+    expected = {p.name: fingerprint(p) for p in projections}
     with db.transaction() as cur:
-        if wanted <= _existing_objects(cur, db.kind):
-            cur.execute(f"SELECT projection FROM {TRACKING}")
-            if {p.name for p in projections} <= {r[0] for r in cur.fetchall()}:
+        if wanted <= _existing_objects(cur, db.kind) and _has_fingerprints(cur, db.kind):
+            cur.execute(f"SELECT projection, fingerprint FROM {TRACKING}")
+            if expected.items() <= dict(cur.fetchall()).items():
                 return
     with db.transaction() as cur:
         if db.kind == "postgresql":
             cur.execute("SELECT pg_advisory_xact_lock(?)", [_DDL_LOCK])
         cur.execute(f"CREATE TABLE IF NOT EXISTS {TRACKING} (projection TEXT NOT NULL "
-                    "PRIMARY KEY, position BIGINT NOT NULL)")
+                    "PRIMARY KEY, position BIGINT NOT NULL, fingerprint TEXT)")
+        if not _has_fingerprints(cur, db.kind):
+            cur.execute(f"ALTER TABLE {TRACKING} ADD COLUMN fingerprint TEXT")
+        cur.execute(f"SELECT projection, fingerprint FROM {TRACKING}")
+        recorded = dict(cur.fetchall())
         for projection in projections:
+            name = projection.name
+            if name in recorded and recorded[name] != expected[name]:
+                for table in projection.tables:
+                    cur.execute(f"DROP TABLE IF EXISTS {table.name}")
+                cur.execute(f"UPDATE {TRACKING} SET position = 0, fingerprint = ? "
+                            "WHERE projection = ?", [expected[name], name])
             projection.create(cur)
-            cur.execute(f"INSERT INTO {TRACKING} (projection, position) VALUES (?, 0) "
-                        "ON CONFLICT (projection) DO NOTHING", [projection.name])
+            cur.execute(f"INSERT INTO {TRACKING} (projection, position, fingerprint) "
+                        "VALUES (?, 0, ?) ON CONFLICT (projection) DO NOTHING",
+                        [name, expected[name]])
+
+
+def _has_fingerprints(cur: Cursor, kind: str) -> bool:
+    if kind == "postgresql":
+        cur.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = "
+                    f"current_schema() AND table_name = '{TRACKING}' "
+                    "AND column_name = 'fingerprint'")
+        return cur.fetchone() is not None
+    cur.execute(f"PRAGMA table_info({TRACKING})")
+    return any(row[1] == "fingerprint" for row in cur.fetchall())
 
 
 def _object_names(projection: Projection) -> set[str]:
-    names = set()
-    for table in projection.tables:
-        names.add(table.name)
-        for statement in table.indexes:
-            names.add(statement.split(" IF NOT EXISTS ")[1].split()[0])
-    return names
+    return {name for table in projection.tables
+            for name in (table.name, *table.index_names)}
 
 
 def _existing_objects(cur: Cursor, kind: str) -> set[str]:

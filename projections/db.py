@@ -86,6 +86,9 @@ class SQLiteDatabase(Database):
         if path is not None:
             self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
+        # Read-model tables are large and written in bulk: a bigger page cache (64 MiB)
+        # keeps index pages in memory during a rebuild.
+        self._connection.execute("PRAGMA cache_size=-65536")
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:

@@ -73,6 +73,12 @@ def utc_text(value: Any) -> str:
     """A recording time as sortable text: UTC, microseconds, fixed width."""
     if value is None:
         return ""
+    if isinstance(value, str) and value.endswith("+00:00"):
+        # Already UTC (the usual case): only the fraction may need writing out.
+        if len(value) == 32:
+            return value
+        if len(value) == 25:
+            return value[:19] + ".000000+00:00"
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
@@ -129,7 +135,7 @@ class EventDecoder:
         #: The library's own mapper needs no checking; a subclass is verified per topic.
         self._verified: dict[str, int] | None = (
             None if type(self.mapper) is Mapper else {})
-        self._class_versions: dict[str, int] = {}
+        self._topics: dict[str, tuple[int, tuple[str, ...], bool]] = {}
 
     @staticmethod
     def fast_path_possible(mapper: Any) -> bool:
@@ -145,38 +151,50 @@ class EventDecoder:
     def decode_one(self, notification: Any) -> LogEvent:
         return self._fast(notification) if self.fast else self._slow(notification)
 
-    def _class_version(self, topic: str) -> int:
-        version = self._class_versions.get(topic)
-        if version is None:
-            version = getattr(resolve_topic(topic), "class_version", 1)
-            self._class_versions[topic] = version
-        return version
+    def _topic(self, topic: str) -> tuple[int, tuple[str, ...], bool]:
+        """(class version, sealed personal fields, still to be verified) of a topic."""
+        version = getattr(resolve_topic(topic), "class_version", 1)
+        sealed = PERSONAL_FIELDS.get(topic) if self._verified is not None else None
+        info = (version, sealed.fields if sealed else (), self._verified is not None)
+        self._topics[topic] = info
+        return info
 
     def _fast(self, notification: Any) -> LogEvent:
         state = notification.state
         try:
-            data = _json_decoder.decode(state.decode("utf-8") if isinstance(
-                state, (bytes, bytearray, memoryview)) else state)
+            data = _json_decoder.decode(
+                state.decode("utf-8") if type(state) is bytes else
+                bytes(state).decode("utf-8") if isinstance(state, (bytearray, memoryview))
+                else state)
         except (_UnknownTranscoding, ValueError):
             return self._slow(notification)
         topic = notification.topic
-        stored_version = data.pop("class_version", 1)
-        if stored_version < self._class_version(topic):
+        info = self._topics.get(topic) or self._topic(topic)
+        if data.pop("class_version", 1) < info[0]:
             # Upcasters are written against decoded objects: let the mapper run them.
             return self._slow(notification)
-        sealed = PERSONAL_FIELDS.get(topic) if self._verified is not None else None
-        if sealed is not None and any(data.get(f) is not None for f in sealed.fields):
-            return self._slow(notification)
+        for field in info[1]:
+            if data.get(field) is not None:
+                return self._slow(notification)
         event = LogEvent(notification.id, topic, str(notification.originator_id),
                          notification.originator_version, data)
-        if self._verified is not None and self._verified.get(topic, 0) < VERIFY_PER_TOPIC:
-            expected = self._slow(notification)
-            if expected.data != event.data:
-                log.warning("the mapper changes %s beyond personal fields: decoding every "
-                            "event through it from now on", topic)
-                self.fast = False
-                return expected
-            self._verified[topic] = self._verified.get(topic, 0) + 1
+        if info[2]:
+            return self._verify(notification, event)
+        return event
+
+    def _verify(self, notification: Any, event: LogEvent) -> LogEvent:
+        assert self._verified is not None
+        topic = event.topic
+        expected = self._slow(notification)
+        if expected.data != event.data:
+            log.warning("the mapper changes %s beyond personal fields: decoding every "
+                        "event through it from now on", topic)
+            self.fast = False
+            return expected
+        self._verified[topic] = self._verified.get(topic, 0) + 1
+        if self._verified[topic] >= VERIFY_PER_TOPIC:
+            version, sealed, _ = self._topics[topic]
+            self._topics[topic] = (version, sealed, False)
         return event
 
     def _slow(self, notification: Any) -> LogEvent:

@@ -69,12 +69,11 @@ def _policy(policy_json: str) -> RubricPolicy:
 
 
 def quota_checks(counts: dict[str, int], organisational_result: str | None,
-                 policy: dict[str, Any] | None) -> tuple[list[dict[str, Any]], bool | None]:
+                 policy: RubricPolicy | None) -> tuple[list[dict[str, Any]], bool | None]:
     if organisational_result is None or policy is None:
         return [], None
     checks = check_distribution({Predikat(p): n for p, n in counts.items()},
-                                OrganisationalResult(organisational_result),
-                                _policy(dumps(policy)))
+                                OrganisationalResult(organisational_result), policy)
     return [c.to_dict() for c in checks], all(c.holds for c in checks)
 
 
@@ -86,6 +85,8 @@ class DistributionProjection(Projection):
         self.evaluations = Keyed(EVALUATIONS)
         self.cycles = Keyed(CYCLES)
         self.rubrics = Keyed(RUBRICS)
+        #: Parsed policies by rubric key (published versions never change).
+        self._policies: dict[str, RubricPolicy] = {}
         c, e = "kinerja.cycle.", "kinerja.evaluation."
         self.handlers = {
             "kinerja.rubric.version-published.v1": self.version_published,
@@ -136,8 +137,12 @@ class DistributionProjection(Projection):
     def _put(self, row: dict[str, Any], position: int) -> None:
         """Store `row` with its checks recomputed, if anything changed."""
         rubric = self._version_in_force(row["rubric_id"], row["starts_on"])
-        checks, holds = quota_checks(row["counts"], row["organisational_result"],
-                                     rubric["policy"] if rubric else None)
+        policy = None
+        if rubric is not None and row["organisational_result"] is not None:
+            policy = self._policies.get(rubric["rubric_key"])
+            if policy is None:
+                policy = self._policies[rubric["rubric_key"]] = _policy(dumps(rubric["policy"]))
+        checks, holds = quota_checks(row["counts"], row["organisational_result"], policy)
         row = {**row, "rubric_version": rubric["version"] if rubric else None,
                "checks": checks, "holds": None if holds is None else int(holds)}
         if row != self.rows.get(row["cycle_period"]):

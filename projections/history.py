@@ -14,7 +14,7 @@ from typing import Any
 
 from domain.personal_data import REGISTRY as PERSONAL_FIELDS
 from domain.personal_data import SHREDDED
-from projections.base import Appended, Keyed, Projection, Table
+from projections.base import Appended, Keyed, Projection, Table, dumps
 from projections.db import Cursor
 from projections.decoding import LogEvent
 
@@ -56,6 +56,9 @@ _PERSONAL_REASON = tuple(sorted(t for t, spec in PERSONAL_FIELDS.items()
                                 if set(spec.fields) & set(_REASONS)))
 _PERSONAL_NOTE = tuple(sorted(t for t, spec in PERSONAL_FIELDS.items()
                               if set(spec.fields) & set(_NOTES)))
+_REASON_SET = frozenset(_REASONS)
+_NOTE_SET = frozenset(_NOTES)
+_KINDS: dict[str, str] = {}
 _MARKED_BY_SOURCE = {"appeal": "appeal_decision", "calibration": "calibration",
                      "correction": "correction"}
 
@@ -135,16 +138,25 @@ class HistoryProjection(Projection):
     def _add(self, event: LogEvent, employee_id: str, evaluation_id: str | None, *,
              seq: int = 0, giver_ref: str | None = None) -> None:
         data = event.data
-        reason = next((data[f] for f in _REASONS if data.get(f) is not None), None)
-        note = next((data[f] for f in _NOTES if data.get(f) is not None), None)
-        change = {k: v for k, v in data.items()
-                  if k not in _NOT_CHANGES and k not in _REASONS and k not in _NOTES}
-        self.rows.add({
-            "position": event.position, "seq": seq, "employee_id": employee_id,
-            "evaluation_id": evaluation_id, "recorded_at": event.recorded_at,
-            "at": data.get("at"), "actor": data.get("actor"), "topic": event.topic,
-            "kind": kind_of(event.topic), "marked": marked_of(event.topic, data),
-            "change": change, "reason": reason, "note": note, "giver_ref": giver_ref})
+        reason = note = None
+        change = {}
+        for key, value in data.items():
+            if key in _REASON_SET:
+                if reason is None:
+                    reason = value
+            elif key in _NOTE_SET:
+                if note is None:
+                    note = value
+            elif key not in _NOT_CHANGES:
+                change[key] = value
+        topic = event.topic
+        kind = _KINDS.get(topic)
+        if kind is None:
+            kind = _KINDS[topic] = kind_of(topic)
+        self.rows.add_values((
+            event.position, seq, employee_id, evaluation_id, event.recorded_at,
+            data.get("at"), data.get("actor"), topic, kind, marked_of(topic, data),
+            dumps(change), reason, note, giver_ref))
 
     # --- handlers ------------------------------------------------------------------
 

@@ -47,9 +47,12 @@ _SCORE_COLUMNS = (
     "evaluation_id", "valid_from", "employee_id", "unit", "period", "cycle_id",
     "starts_on", "ends_on", "status", "hasil_kerja", "perilaku_kerja", "predikat",
     "result_source", "result_position", "delivered_on", "delivered_by", "rubric_id",
-    "rubric_version", "items", "perilaku", "perilaku_suggestion", "departure_reason",
-    "feedback_at_delivery", "appeal_id", "appeal_status", "appeal_outcome", "appeal_due",
-    "started_position")
+    "rubric_version", "perilaku_suggestion", "departure_reason", "feedback_at_delivery",
+    "appeal_id", "appeal_status", "appeal_outcome", "appeal_due", "started_position")
+_ITEM_COLUMNS = (
+    "valid_from", "item_id", "kind", "aspect", "indicator", "unit_of_measure", "supports",
+    "target", "direction", "realisation", "evidence", "capaian", "computed_rating",
+    "rating", "override_reason", "planned_position", "realised_position", "rated_position")
 _DISTRIBUTION_COLUMNS = (
     "valid_from", "unit", "period", "cycle_id", "organisational_result", "counts",
     "delivered", "enrolled", "rubric_id", "rubric_version", "checks", "holds", "locked",
@@ -107,7 +110,7 @@ def _item(item: dict[str, Any]) -> dict[str, Any]:
         "item_id": item["item_id"], "kind": item["kind"], "aspect": item["aspect"],
         "indicator": item["indicator"], "unit_of_measure": item["unit_of_measure"],
         "supports": item["supports"], "target": item["target"],
-        "realisation": item["realisation"], "evidence": item["evidence"],
+        "realisation": item["realisation"], "evidence": loads(item["evidence"]),
         "direction": item["direction"], "capaian": item["capaian"],
         "computed_rating": item["computed_rating"], "rating": item["rating"],
         "override": _override(item), "planned_position": item["planned_position"],
@@ -120,7 +123,7 @@ def _perilaku(values: dict[str, str]) -> dict[str, str]:
     return {str(v): values[str(v)] for v in BerakhlakValue if str(v) in values}
 
 
-def _summary(row: dict[str, Any]) -> dict[str, Any]:
+def _summary(row: dict[str, Any], position: int | None = None) -> dict[str, Any]:
     appeal = None
     if row["appeal_status"] is not None:
         appeal = {"appeal_id": row["appeal_id"], "status": row["appeal_status"],
@@ -132,7 +135,8 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
         "predikat": row["predikat"], "status": row["status"],
         "result_source": row["result_source"], "delivered_on": row["delivered_on"],
         "rubric": {"rubric_id": row["rubric_id"], "version": row["rubric_version"]},
-        "appeal": appeal, "position": row["valid_from"],
+        "appeal": appeal,
+        "position": row["valid_from"] if position is None else position,
     }
 
 
@@ -237,12 +241,31 @@ class ReadModels:
                         f"WHERE {' AND '.join(where)} ORDER BY evaluation_id "
                         f"LIMIT {size + 1}", params)
             rows = [_row(_SCORE_COLUMNS, r) for r in cur.fetchall()]
-        more = len(rows) > size
-        rows = rows[:size]
-        return {"items": [_summary(r) for r in rows],
+            more = len(rows) > size
+            rows = rows[:size]
+            last = self._last_positions(cur, rows, position)
+        return {"items": [_summary(r, last[r["evaluation_id"]]) for r in rows],
                 "next_cursor": (encode_cursor(rows[-1]["evaluation_id"], position)
                                 if more else None),
                 "as_of": {"position": position}}
+
+    @staticmethod
+    def _last_positions(cur: Cursor, rows: list[dict[str, Any]],
+                        position: int) -> dict[str, int]:
+        """For each evaluation, the last position (at most `position`) that changed any
+        part of it: its own row, an item or a perilaku value."""
+        last = {r["evaluation_id"]: r["valid_from"] for r in rows}
+        if not rows:
+            return last
+        ids = sorted(last)
+        marks = ", ".join("?" for _ in ids)
+        for table in ("rm_score_items", "rm_score_perilaku"):
+            cur.execute(f"SELECT evaluation_id, MAX(valid_from) FROM {table} "
+                        f"WHERE evaluation_id IN ({marks}) AND valid_from <= ? "
+                        "GROUP BY evaluation_id", [*ids, position])
+            for evaluation_id, changed in cur.fetchall():
+                last[evaluation_id] = max(last[evaluation_id], changed)
+        return last
 
     def _score(self, cur: Cursor, evaluation_id: str, position: int
                ) -> dict[str, Any] | None:
@@ -253,8 +276,19 @@ class ReadModels:
         if found is None:
             return None
         row = _row(_SCORE_COLUMNS, found)
-        for column in ("items", "perilaku", "feedback_at_delivery"):
-            row[column] = loads(row[column])
+        row["feedback_at_delivery"] = loads(row["feedback_at_delivery"])
+        cur.execute(f"SELECT {', '.join(_ITEM_COLUMNS)} FROM rm_score_items "
+                    f"WHERE evaluation_id = ? AND {_VALID_AT} ORDER BY planned_position",
+                    [row["evaluation_id"], position, position])
+        row["items"] = [_row(_ITEM_COLUMNS, r) for r in cur.fetchall()]
+        cur.execute("SELECT valid_from, value, rating FROM rm_score_perilaku "
+                    f"WHERE evaluation_id = ? AND {_VALID_AT}",
+                    [row["evaluation_id"], position, position])
+        perilaku = cur.fetchall()
+        row["perilaku"] = {value: rating for _, value, rating in perilaku}
+        row["last_position"] = max([row["valid_from"]]
+                                   + [i["valid_from"] for i in row["items"]]
+                                   + [p for p, _, _ in perilaku])
         return row
 
     def _feedback(self, cur: Cursor, employee_id: str, period: str,
@@ -277,7 +311,8 @@ class ReadModels:
             if row is None:
                 return None
             feedback = self._feedback(cur, row["employee_id"], row["period"], position)
-        return {**_summary(row), "starts_on": row["starts_on"], "ends_on": row["ends_on"],
+        return {**_summary(row, row["last_position"]), "starts_on": row["starts_on"],
+                "ends_on": row["ends_on"],
                 "items": [_item(i) for i in row["items"]],
                 "perilaku_values": _perilaku(row["perilaku"]), "feedback": feedback,
                 "feedback_at_delivery": row["feedback_at_delivery"],
@@ -299,10 +334,20 @@ class ReadModels:
             if row is None:
                 return None
             feedback = self._feedback(cur, row["employee_id"], row["period"], position)
-            cur.execute("SELECT position, topic, role FROM rm_explain_inputs "
-                        "WHERE evaluation_id = ? AND position <= ? ORDER BY position",
-                        [row["evaluation_id"], position])
-            inputs = {p: {"position": p, "topic": t, "role": r} for p, t, r in cur.fetchall()}
+            streams = [row["evaluation_id"]] + ([row["appeal_id"]] if row["appeal_id"] else [])
+            cur.execute("SELECT position, topic, aggregate_id FROM rm_audit WHERE aggregate_id "
+                        f"IN ({', '.join('?' for _ in streams)}) AND position <= ? "
+                        "ORDER BY position", [*streams, position])
+            inputs = {p: {"position": p, "topic": t,
+                          "role": "evaluation" if a == row["evaluation_id"] else "appeal"}
+                      for p, t, a in cur.fetchall()}
+            cur.execute("SELECT position FROM rm_explain_refs WHERE ref = ? AND position <= ?",
+                        [f"rubric:{row['rubric_id']}/{row['rubric_version']}", position])
+            published = cur.fetchone()
+            if published is not None:
+                inputs[published[0]] = {"position": published[0],
+                                        "topic": "kinerja.rubric.version-published.v1",
+                                        "role": "rubric"}
             cur.execute("SELECT position, source, reference, reference_position, previous, "
                         "new, reason, actor, at, recorded_at FROM rm_explain_changes "
                         "WHERE evaluation_id = ? AND position <= ? ORDER BY position",

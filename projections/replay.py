@@ -95,7 +95,7 @@ def check(app: Any, db: Database, names: Sequence[str] | None = None, *,
         position = min(position, to)
     with scratch_database(db) as scratch:
         runner = ProjectionRunner(app, scratch, projections=chosen, batch_size=batch_size)
-        runner.catch_up(batch_size, stop=position, progress=progress)
+        runner.rebuild(batch_size, stop=position, progress=progress)
         return [Comparison(name, position, model_digest(db, name, upto=position),
                            model_digest(scratch, name, upto=position))
                 for name in chosen]

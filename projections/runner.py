@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from projections.base import Projection
@@ -88,68 +89,97 @@ class ProjectionRunner:
 
     def catch_up(self, batch_size: int | None = None, *, stop: int | None = None,
                  progress: Progress | None = None) -> int:
-        """Apply every pending event (up to `stop`, if given); the position reached."""
+        """Apply every pending event (up to `stop`, if given); the position reached.
+
+        The next batch is read and decoded in a second thread while the current one is
+        written: the database's share of the work (index maintenance, commit) overlaps
+        with ours."""
         size = batch_size or self.batch_size
         report = progress or self.on_progress
         head = self.head() if stop is None else stop
-        with self._lock:
+        with self._lock, ThreadPoolExecutor(1, thread_name_prefix="projection-read") as pool:
+            seen = self._positions()
+            upcoming = pool.submit(self._read, min(seen.values()), size, stop)
             while True:
-                applied = self._apply_batch(size, stop)
-                reached = self.position
-                if report is not None and applied:
+                events = upcoming.result()
+                if not events:
+                    self._adopt(seen)
+                    return min(seen.values(), default=0)
+                upcoming = pool.submit(self._read, events[-1].position, size, stop)
+                try:
+                    written = self._write(events, seen)
+                except BaseException:
+                    upcoming.cancel()
+                    raise
+                if written is None:  # someone else moved a position: read again
+                    upcoming.result()
+                    seen = self._positions()
+                    upcoming = pool.submit(self._read, min(seen.values()), size, stop)
+                    continue
+                seen = written
+                reached = min(seen.values())
+                if report is not None:
                     report(reached, max(head, reached))
-                if not applied:
-                    return reached
 
     def _apply_batch(self, size: int, stop: int | None) -> int:
-        """One batch in one transaction; the number of events applied.
-
-        Notifications are read and decoded before the write transaction begins: decoding
-        may need the database itself (the personal-data key store), and the write lock
-        should be held no longer than the writes. If another runner moved a position in
-        between, the batch is read again."""
-        names = self.names
+        """One batch in one transaction; the number of events applied."""
         while True:
-            with self.db.transaction() as cur:
-                seen = tracked_positions(cur, names)
-            start = min(seen.values())
-            notifications = ([] if stop is not None and start >= stop else
-                             self.app.recorder.select_notifications(start + 1, size,
-                                                                    stop=stop))
-            if not notifications:
+            seen = self._positions()
+            events = self._read(min(seen.values()), size, stop)
+            if not events:
                 self._adopt(seen)
                 return 0
-            events = self.decoder.decode(notifications)
-            try:
-                with self.db.transaction() as cur:
-                    stored = tracked_positions(cur, names, lock=True, kind=self.db.kind)
-                    if stored != seen:
-                        raise _Moved
-                    self._adopt(stored)
-                    updates = []
-                    for projection in self.projections:
-                        mine = self._pending_for(projection, stored[projection.name], events)
-                        if not mine:
-                            continue
-                        projection.prefetch(cur, mine)
-                        for event in mine:
-                            projection.apply(event)
-                        projection.flush(cur)
-                        updates.append((events[-1].position, projection.name))
-                    cur.executemany(
-                        f"UPDATE {TRACKING} SET position = ? WHERE projection = ?", updates)
-            except _Moved:
-                continue
-            except BaseException:
-                self._forget()
-                raise
-            break
+            if self._write(events, seen) is not None:
+                return len(events)
+
+    def _positions(self) -> dict[str, int]:
+        with self.db.transaction() as cur:
+            return tracked_positions(cur, self.names)
+
+    def _read(self, after: int, size: int, stop: int | None) -> list[LogEvent]:
+        """Read and decode before the write transaction begins: decoding may need the
+        database itself (the personal-data key store), and the write lock should be held
+        no longer than the writes take."""
+        if stop is not None and after >= stop:
+            return []
+        return self.decoder.decode(
+            self.app.recorder.select_notifications(after + 1, size, stop=stop))
+
+    def _write(self, events: Sequence[LogEvent], seen: dict[str, int]
+               ) -> dict[str, int] | None:
+        """Apply `events` in one transaction, if the tracking positions are still those
+        `seen` when they were read; the new positions, or None if someone moved them."""
+        names = self.names
+        try:
+            with self.db.transaction() as cur:
+                stored = tracked_positions(cur, names, lock=True, kind=self.db.kind)
+                if stored != seen:
+                    raise _Moved
+                self._adopt(stored)
+                updates = []
+                for projection in self.projections:
+                    mine = self._pending_for(projection, stored[projection.name], events)
+                    if not mine:
+                        continue
+                    projection.prefetch(cur, mine)
+                    apply = projection.apply
+                    for event in mine:
+                        apply(event)
+                    projection.flush(cur)
+                    updates.append((events[-1].position, projection.name))
+                cur.executemany(f"UPDATE {TRACKING} SET position = ? WHERE projection = ?",
+                                updates)
+        except _Moved:
+            return None
+        except BaseException:
+            self._forget()
+            raise
         assert self._known is not None
         for position, name in updates:
             self._known[name] = position
         with self._advanced:
             self._advanced.notify_all()
-        return len(events)
+        return dict(self._known)
 
     @staticmethod
     def _pending_for(projection: Projection, position: int,
@@ -178,14 +208,14 @@ class ProjectionRunner:
 
     # --- rebuilding ------------------------------------------------------------------
 
-    def reset(self) -> None:
+    def reset(self, *, drop_indexes: bool = False) -> None:
         """Empty this runner's projections and set them back to position 0."""
         with self._lock:
             try:
                 with self.db.transaction() as cur:
                     tracked_positions(cur, self.names, lock=True, kind=self.db.kind)
                     for projection in self.projections:
-                        projection.reset(cur)
+                        projection.reset(cur, drop_indexes=drop_indexes)
                     cur.executemany(f"UPDATE {TRACKING} SET position = 0 "
                                     "WHERE projection = ?", [[n] for n in self.names])
             except BaseException:
@@ -195,10 +225,15 @@ class ProjectionRunner:
 
     def rebuild(self, batch_size: int | None = None, *, stop: int | None = None,
                 progress: Progress | None = None) -> int:
-        """Reset, then replay the log from position 0 (to `stop`, if given)."""
+        """Reset, then replay the log from position 0 (to `stop`, if given). Secondary
+        indexes are dropped for the replay and built once at its end (if the replay is
+        interrupted, the next runner to start builds them)."""
         with self._lock:
-            self.reset()
-            return self.catch_up(batch_size, stop=stop, progress=progress)
+            self.reset(drop_indexes=True)
+            try:
+                return self.catch_up(batch_size, stop=stop, progress=progress)
+            finally:
+                create_tables(self.db, self.projections)
 
     # --- following the log -----------------------------------------------------------
 

@@ -14,7 +14,6 @@ from projections.base import (
     Table,
     Versioned,
     dumps,
-    loads,
     temporal_columns,
 )
 from projections.db import Cursor
@@ -23,6 +22,9 @@ from projections.decoding import LogEvent
 EVALUATION = "kinerja.evaluation."
 APPEAL = "kinerja.appeal."
 SHREDDING = "kinerja.employee.personal-data-shredded.v1"
+PERILAKU_RATED = EVALUATION + "perilaku-rated.v1"
+ITEM_TOPICS = frozenset(EVALUATION + t for t in (
+    "item-planned.v1", "realisation-recorded.v1", "item-rated.v1"))
 
 SCORES = Table(
     "rm_scores",
@@ -43,8 +45,6 @@ SCORES = Table(
         ("delivered_by", "TEXT"),
         ("rubric_id", "TEXT NOT NULL"),
         ("rubric_version", "INTEGER NOT NULL"),
-        ("items", "TEXT NOT NULL"),
-        ("perilaku", "TEXT NOT NULL"),
         ("perilaku_suggestion", "TEXT"),
         ("departure_reason", "TEXT"),
         ("feedback_at_delivery", "TEXT"),
@@ -55,7 +55,6 @@ SCORES = Table(
         ("started_position", "BIGINT NOT NULL"),
     ]),
     key=("evaluation_id",),
-    json_columns=frozenset({"items", "perilaku", "feedback_at_delivery"}),
     temporal=True,
     indexes=(
         "CREATE INDEX IF NOT EXISTS rm_scores_unit_period "
@@ -67,6 +66,39 @@ SCORES = Table(
         "CREATE INDEX IF NOT EXISTS rm_scores_appeal "
         "ON rm_scores (appeal_id) WHERE appeal_id IS NOT NULL AND valid_to IS NULL",
     ),
+)
+
+#: The RHK items of each evaluation, each in versions of its own (an item event changes
+#: one small row, not the whole evaluation).
+ITEMS = Table(
+    "rm_score_items",
+    temporal_columns([("item_key", "TEXT NOT NULL")], [
+        ("evaluation_id", "TEXT NOT NULL"), ("item_id", "TEXT NOT NULL"),
+        ("kind", "TEXT NOT NULL"), ("aspect", "TEXT NOT NULL"),
+        ("indicator", "TEXT NOT NULL"), ("unit_of_measure", "TEXT"), ("supports", "TEXT"),
+        ("target", "TEXT NOT NULL"), ("direction", "TEXT NOT NULL"),
+        ("realisation", "TEXT"), ("evidence", "TEXT NOT NULL"), ("capaian", "TEXT"),
+        ("computed_rating", "TEXT"), ("rating", "TEXT"), ("override_reason", "TEXT"),
+        ("planned_position", "BIGINT NOT NULL"), ("realised_position", "BIGINT"),
+        ("rated_position", "BIGINT"),
+    ]),
+    key=("item_key",),
+    temporal=True,
+    indexes=("CREATE INDEX IF NOT EXISTS rm_score_items_evaluation "
+             "ON rm_score_items (evaluation_id, valid_from)",),
+)
+
+#: The seven BerAKHLAK ratings of each evaluation, each value in versions of its own.
+PERILAKU = Table(
+    "rm_score_perilaku",
+    temporal_columns([("perilaku_key", "TEXT NOT NULL")], [
+        ("evaluation_id", "TEXT NOT NULL"), ("value", "TEXT NOT NULL"),
+        ("rating", "TEXT NOT NULL"),
+    ]),
+    key=("perilaku_key",),
+    temporal=True,
+    indexes=("CREATE INDEX IF NOT EXISTS rm_score_perilaku_evaluation "
+             "ON rm_score_perilaku (evaluation_id, valid_from)",),
 )
 
 FEEDBACK = Table(
@@ -93,8 +125,10 @@ SCOPE = Table(
 
 class ScoresProjection(Projection):
     def __init__(self) -> None:
-        super().__init__(name="scores", tables=(SCORES, FEEDBACK, SCOPE))
+        super().__init__(name="scores", tables=(SCORES, ITEMS, PERILAKU, FEEDBACK, SCOPE))
         self.scores = Versioned(SCORES)
+        self.items = Versioned(ITEMS)
+        self.perilaku = Versioned(PERILAKU)
         self.feedback = Appended(FEEDBACK)
         self.scope = Appended(SCOPE)
         #: appeal id -> evaluation id, for appeal events after the filing.
@@ -124,14 +158,28 @@ class ScoresProjection(Projection):
     # --- batch plumbing ------------------------------------------------------------
 
     def started_empty(self) -> None:
-        self.scores.complete = True
+        self.scores.complete = self.items.complete = self.perilaku.complete = True
         self._appeals = {}
 
     def prefetch(self, cur: Cursor, events: Sequence[LogEvent]) -> None:
-        evaluations = {e.originator_id for e in events if e.topic.startswith(EVALUATION)}
-        evaluations.update(e.data["evaluation_id"] for e in events
-                           if e.topic == APPEAL + "filed.v1")
+        if self.scores.complete and self.items.complete and self.perilaku.complete:
+            return
+        evaluations = set()
+        items, values = set(), set()
+        for e in events:
+            topic = e.topic
+            if topic.startswith(EVALUATION):
+                if topic == PERILAKU_RATED:
+                    values.add(f"{e.originator_id}/{e.data['value']}")
+                elif topic in ITEM_TOPICS:
+                    items.add(f"{e.originator_id}/{e.data['item_id']}")
+                else:
+                    evaluations.add(e.originator_id)
+            elif topic == APPEAL + "filed.v1":
+                evaluations.add(e.data["evaluation_id"])
         self.scores.prefetch(cur, evaluations)
+        self.items.prefetch(cur, items)
+        self.perilaku.prefetch(cur, values)
         if self.scores.complete:
             return
         unknown = sorted({e.originator_id for e in events if e.topic.startswith(APPEAL)
@@ -145,6 +193,8 @@ class ScoresProjection(Projection):
 
     def flush(self, cur: Cursor) -> None:
         self.scores.flush(cur)
+        self.items.flush(cur)
+        self.perilaku.flush(cur)
         self.feedback.flush(cur)
         self.scope.flush(cur)
         for employee_id in self._shredded:
@@ -153,6 +203,8 @@ class ScoresProjection(Projection):
 
     def discard(self) -> None:
         self.scores.discard()
+        self.items.discard()
+        self.perilaku.discard()
         self.feedback.discard()
         self.scope.discard()
         self._appeals = {}
@@ -161,24 +213,25 @@ class ScoresProjection(Projection):
     def _scrub(self, cur: Cursor, employee_id: str) -> None:
         """Personal free text of a shredded person reads as SHREDDED in every version,
         as a replay (which can no longer open it) would write it."""
-        cur.execute("SELECT evaluation_id, valid_from, items, departure_reason FROM rm_scores "
-                    "WHERE employee_id = ?", [employee_id])
-        updates = []
-        for evaluation_id, valid_from, items, departure_reason in cur.fetchall():
-            before = (items, departure_reason)
-            items = dumps(_scrubbed_items(loads(items)))
-            departure_reason = None if departure_reason is None else SHREDDED
-            if (items, departure_reason) != before:
-                updates.append([items, departure_reason, evaluation_id, valid_from])
-        if updates:
-            cur.executemany("UPDATE rm_scores SET items = ?, departure_reason = ? "
-                            "WHERE evaluation_id = ? AND valid_from = ?", updates)
+        cur.execute("UPDATE rm_scores SET departure_reason = ? WHERE employee_id = ? "
+                    "AND departure_reason IS NOT NULL", [SHREDDED, employee_id])
+        cur.execute("UPDATE rm_score_items SET override_reason = ? "
+                    "WHERE override_reason IS NOT NULL AND evaluation_id IN "
+                    "(SELECT DISTINCT evaluation_id FROM rm_scores WHERE employee_id = ?)",
+                    [SHREDDED, employee_id])
+        mine = set()
         for key, row in list(self.scores.current.items()):
             if row is not None and row["employee_id"] == employee_id:
-                self.scores.current[key] = {
-                    **row, "items": _scrubbed_items(row["items"]),
-                    "departure_reason": (None if row["departure_reason"] is None
-                                         else SHREDDED)}
+                mine.add(key)
+                if row["departure_reason"] is not None:
+                    self.scores.current[key] = {**row, "departure_reason": SHREDDED}
+        for key, row in list(self.items.current.items()):
+            if row is not None and row["override_reason"] is not None and \
+                    row["evaluation_id"] in mine:
+                self.items.current[key] = {**row, "override_reason": SHREDDED}
+        if not self.scores.complete:
+            # Items of evaluations not in the cache may be cached: drop them all.
+            self.items.drop_clean()
 
     def _change(self, event: LogEvent, evaluation_id: str | None = None,
                 **changes: Any) -> None:
@@ -189,13 +242,10 @@ class ScoresProjection(Projection):
         self.scores.put({**row, **changes}, event.position)
 
     def _with_item(self, event: LogEvent, **changes: Any) -> None:
-        row = self.scores.get(event.originator_id)
-        if row is None:
-            return
-        item_id = event.data["item_id"]
-        items = [({**item, **changes} if item["item_id"] == item_id else item)
-                 for item in row["items"]]
-        self.scores.put({**row, "items": items}, event.position)
+        key = f"{event.originator_id}/{event.data['item_id']}"
+        item = self.items.get(key)
+        if item is not None:
+            self.items.put({**item, **changes}, event.position)
 
     # --- handlers, named after their events ----------------------------------------
 
@@ -208,27 +258,24 @@ class ScoresProjection(Projection):
             "hasil_kerja": None, "perilaku_kerja": None, "predikat": None,
             "result_source": None, "result_position": None, "delivered_on": None,
             "delivered_by": None, "rubric_id": d["rubric_id"],
-            "rubric_version": d["rubric_version"], "items": [], "perilaku": {},
-            "perilaku_suggestion": None, "departure_reason": None,
-            "feedback_at_delivery": None, "appeal_id": None, "appeal_status": None,
-            "appeal_outcome": None, "appeal_due": None,
+            "rubric_version": d["rubric_version"], "perilaku_suggestion": None,
+            "departure_reason": None, "feedback_at_delivery": None, "appeal_id": None,
+            "appeal_status": None, "appeal_outcome": None, "appeal_due": None,
             "started_position": event.position,
         }, event.position)
 
     def item_planned(self, event: LogEvent) -> None:
-        row = self.scores.get(event.originator_id)
-        if row is None:
-            return
         d = event.data
-        item = {
-            "item_id": d["item_id"], "kind": d["kind"], "aspect": d["aspect"],
-            "indicator": d["indicator"], "target": d["target"], "direction": d["direction"],
+        self.items.put({
+            "item_key": f"{event.originator_id}/{d['item_id']}",
+            "evaluation_id": event.originator_id, "item_id": d["item_id"],
+            "kind": d["kind"], "aspect": d["aspect"], "indicator": d["indicator"],
             "unit_of_measure": d["unit_of_measure"], "supports": d["supports"],
-            "realisation": None, "evidence": [], "capaian": None, "computed_rating": None,
-            "rating": None, "override_reason": None, "planned_position": event.position,
+            "target": d["target"], "direction": d["direction"], "realisation": None,
+            "evidence": "[]", "capaian": None, "computed_rating": None, "rating": None,
+            "override_reason": None, "planned_position": event.position,
             "realised_position": None, "rated_position": None,
-        }
-        self.scores.put({**row, "items": [*row["items"], item]}, event.position)
+        }, event.position)
 
     def targets_fixed(self, event: LogEvent) -> None:
         row = self.scores.get(event.originator_id)
@@ -239,7 +286,7 @@ class ScoresProjection(Projection):
     def realisation_recorded(self, event: LogEvent) -> None:
         d = event.data
         # As in the aggregate: a new realisation makes the earlier rating stale.
-        self._with_item(event, realisation=d["value"], evidence=list(d["evidence"]),
+        self._with_item(event, realisation=d["value"], evidence=dumps(d["evidence"]),
                         realised_position=event.position, capaian=None,
                         computed_rating=None, rating=None, override_reason=None,
                         rated_position=None)
@@ -251,10 +298,10 @@ class ScoresProjection(Projection):
                         rated_position=event.position)
 
     def perilaku_rated(self, event: LogEvent) -> None:
-        row = self.scores.get(event.originator_id)
-        if row is not None:
-            d = event.data
-            self._change(event, perilaku={**row["perilaku"], d["value"]: d["rating"]})
+        d = event.data
+        self.perilaku.put({"perilaku_key": f"{event.originator_id}/{d['value']}",
+                           "evaluation_id": event.originator_id, "value": d["value"],
+                           "rating": d["rating"]}, event.position)
 
     def result_delivered(self, event: LogEvent) -> None:
         d = event.data
@@ -264,7 +311,7 @@ class ScoresProjection(Projection):
                      delivered_on=d["delivered_on"], delivered_by=d["actor"],
                      perilaku_suggestion=d["perilaku_suggestion"],
                      departure_reason=d["departure_reason"],
-                     feedback_at_delivery=d["feedback"], appeal_due=d["appeal_due"],
+                     feedback_at_delivery=dumps(d["feedback"]), appeal_due=d["appeal_due"],
                      appeal_status="not_filed")
 
     def result_changed(self, event: LogEvent) -> None:
@@ -310,7 +357,3 @@ class ScoresProjection(Projection):
         self.scope.add({"position": event.position, "employee_id": event.originator_id,
                         "rater_id": d["rater_id"], "effective_from": d["effective_from"]})
 
-
-def _scrubbed_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [item if item["override_reason"] is None
-            else {**item, "override_reason": SHREDDED} for item in items]
