@@ -49,9 +49,11 @@ NOTE_PERSONAL = ("Personal fields (names, NIP, reasons, grounds, explanations) a
                  "encrypted; the leaves and proofs cover the ciphertext. Their text under "
                  "`personal` is decrypted by the server for reading and cannot be checked "
                  "offline; '[dihapus]' means the person's key was destroyed.")
-NOTE_TAIL = ("A bundle proves that its events are in the log, unaltered, in this order. It "
-             "cannot prove that no event came after the checkpoint: a newer checkpoint and "
-             "bundle show any later change.")
+NOTE_TAIL = ("A bundle proves that its events are in the log, unaltered, in this order, and "
+             "that each stream it holds is whole up to its last event. It cannot prove "
+             "absence: that no event came after the checkpoint, or that no other stream "
+             "exists (an appeal decided 'kept' leaves no trace on the evaluation's own "
+             "stream). A newer bundle, or the explanation and history queries, show those.")
 NOTE_FEEDBACK_WITHHELD = ("Feedback items are not included: a peer's identity is never "
                           "shown to the person rated. The delivered summary (counts and "
                           "means by source) is in the derivation.")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from api.routes.bundle import EvidenceBundle
 from api.settings import Settings
 from projections.bundle_verify import verify_bundle
 from tests.api.conftest import Api, HttpWorld, build_http_world, open_api, plan_and_rate
@@ -50,6 +51,7 @@ def key(api: Api) -> str:
 def test_an_inspector_gets_a_bundle_that_verifies_offline(api, appealed):
     bundle = api.get(f"/v1/evaluations/{appealed.evaluation_id}/bundle",
                      as_=api.auth("inspektorat:andi", "inspector"), expect=200).json()
+    EvidenceBundle.model_validate(bundle)  # the answer is what the OpenAPI schema says
     report = verify_bundle(bundle, key(api))
     assert report.ok, report.problems
     assert report.result["predikat"] == "baik"
