@@ -8,7 +8,7 @@ handlers. Nothing is built at import time.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -57,7 +57,9 @@ def create_app(settings: Settings, *, ledger: AppraisalLedger | None = None,
         reads = ReadModels(db, ledger)
         runner = ProjectionRunner(ledger, db)
         registry = ClaimRegistry()
-        idempotency = IdempotencyStore(db, registry, transactional=install(ledger, registry))
+        transactional = install(ledger, registry)
+        idempotency = IdempotencyStore(db, ledger.mapper._kinerja_claims,
+                                       transactional=transactional)
         idempotency.create_table()
     except BaseException:
         db.close()
@@ -89,11 +91,11 @@ def create_app(settings: Settings, *, ledger: AppraisalLedger | None = None,
     for module in (employees, rubrics, cycles, evaluations, feedback, appeals, queries,
                    health):
         app.include_router(module.router)
-    if importlib.util.find_spec("api.routes.ledger") is not None:
-        # The verifiable ledger (issue 5): Merkle follower, checkpoints and proofs.
-        from api.routes.ledger import install as install_ledger
-        install_ledger(app, settings, ledger)
+    # The verifiable ledger (issue 5): Merkle follower, checkpoints and proofs.
+    from api.routes.ledger import install as install_ledger
+    install_ledger(app, settings, ledger)
     app.include_router(importlib.import_module("api.routes.bundle").router)  # issue 6
+    app.include_router(importlib.import_module("api.web").router)  # issue 9: /ui/ pages
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

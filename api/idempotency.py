@@ -5,8 +5,8 @@ Keys are scoped by actor and kept in the table `kinerja_idempotency` beside the 
 every worker.
 
 A successful write records its key **in the same transaction as its events**: the request
-marks itself with a context variable; the ledger's mapper (wrapped here) tags each stored
-event it makes in that request's thread; the application recorder (subclassed here and
+marks itself with a context variable; the ledger's mapper (its `to_stored_event` wrapped
+here) tags each stored event it makes in that request's thread; the application recorder (subclassed here and
 selected through the library's `APPLICATION_RECORDER_TOPIC`) inserts the key row, with
 the rendered answer and the position, next to the tagged events, in whichever thread
 commits them (the group committer's writer thread included). A second request with the
@@ -154,24 +154,6 @@ class ClaimRegistry:
                 for claim, claimed, positions in mine.values()]
 
 
-class ClaimingMapper:
-    """Wraps the ledger's mapper: stored events made while a claim is active are tagged."""
-
-    def __init__(self, inner: Any, registry: ClaimRegistry) -> None:
-        self._inner = inner
-        self._registry = registry
-
-    def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        stored = self._inner.to_stored_event(domain_event)
-        claim = _active_claim.get()
-        if claim is not None:
-            self._registry.tag(stored, claim)
-        return stored
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
 class IdempotentSQLiteRecorder(SQLiteApplicationRecorder):
     claims: ClaimRegistry | None = None
 
@@ -224,15 +206,27 @@ def recorder_env(library_env: dict[str, str]) -> dict[str, str]:
 
 
 def install(ledger: Any, registry: ClaimRegistry) -> bool:
-    """Wire `registry` into the ledger; True if keys can share the events' transaction."""
+    """Wire `registry` into the ledger; True if keys can share the events' transaction.
+
+    The mapper's `to_stored_event` is wrapped on the instance (not replaced by a wrapper
+    object), so the mapper keeps its type: readers that take a fast path for the library's
+    own mapper still do."""
     mapper = ledger.mapper
-    if not isinstance(mapper, ClaimingMapper):
-        mapper = ClaimingMapper(mapper, registry)
-        ledger.mapper = mapper
-        ledger.events.mapper = mapper
+    if getattr(mapper, "_kinerja_claims", None) is None:
+        make_stored = mapper.to_stored_event
+
+        def to_stored_event(domain_event: Any) -> StoredEvent:
+            stored = make_stored(domain_event)
+            claim = _active_claim.get()
+            if claim is not None:
+                registry.tag(stored, claim)
+            return stored
+
+        mapper.to_stored_event = to_stored_event
+        mapper._kinerja_claims = registry
     recorder = ledger.recorder
     if isinstance(recorder, (IdempotentSQLiteRecorder, IdempotentPostgresRecorder)):
-        recorder.claims = registry
+        recorder.claims = mapper._kinerja_claims
         return True
     return False
 
