@@ -1,0 +1,36 @@
+"""The baseline for API latency: a bare FastAPI endpoint answering from one raw psycopg
+SELECT of the same read-model row. Run: `python -m bench.bare_api PORT SCHEMA`."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+from fastapi import FastAPI
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from bench.common import POSTGRES_URL
+
+
+def make_app(schema: str) -> FastAPI:
+    pool = ConnectionPool(POSTGRES_URL, min_size=2, max_size=8, open=True,
+                          kwargs={"options": f"-c search_path={schema}",
+                                  "row_factory": dict_row})
+    app = FastAPI()
+
+    @app.get("/score/{evaluation_id}")
+    def score(evaluation_id: str) -> dict:
+        with pool.connection() as connection:
+            row = connection.execute(
+                "SELECT evaluation_id, employee_id, unit, period, hasil_kerja, "
+                "perilaku_kerja, predikat, status FROM rm_scores "
+                "WHERE evaluation_id = %s AND valid_to IS NULL", (evaluation_id,)).fetchone()
+        return row or {}
+
+    return app
+
+
+if __name__ == "__main__":
+    uvicorn.run(make_app(sys.argv[2]), host="127.0.0.1", port=int(sys.argv[1]),
+                log_level="warning")

@@ -1,0 +1,151 @@
+"""Query latency and throughput of the running API (issue 4), and writes over HTTP
+(issue 10), on PostgreSQL with the demo loaded, beside a bare FastAPI endpoint answering
+from one raw psycopg SELECT, served and loaded the same way in the same run."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from bench import baselines
+from bench.common import (
+    POSTGRES_URL,
+    Figure,
+    run_concurrently,
+    scratch_dir,
+    scratch_schema,
+)
+
+SECTION = "API (PostgreSQL, demo loaded)"
+KINERJA = str(Path(sys.executable).parent / "kinerja")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def _load(clients: int, seconds: float, request: Callable[[httpx.Client, int], None]):
+    counter = itertools.count()
+    lock = threading.Lock()
+
+    def make(_: int) -> Callable[[], int]:
+        client = httpx.Client(timeout=30)
+
+        def work() -> int:
+            with lock:
+                n = next(counter)
+            request(client, n)
+            return 1
+        return work
+    return run_concurrently(clients, seconds, make)
+
+
+def run(quick: bool) -> list[Figure]:
+    employees, months = (60, 2) if quick else (1000, 6)
+    seconds = 3.0 if quick else 10.0
+    figures: list[Figure] = []
+    with scratch_schema("bench_api") as schema, scratch_dir() as folder:
+        env = {**os.environ, "KINERJA_DATABASE_URL": f"{POSTGRES_URL}?schema={schema}",
+               "KINERJA_DATA_DIR": str(folder / "data")}
+        began = time.perf_counter()
+        subprocess.run([KINERJA, "demo", "--employees", str(employees), "--months",
+                        str(months)], env=env, check=True, capture_output=True)
+        load_seconds = time.perf_counter() - began
+        token = subprocess.run([KINERJA, "token", "--actor", "inspektorat:bench", "--role",
+                                "inspector"], env=env, check=True, capture_output=True,
+                               text=True).stdout.strip()
+        api_port, bare_port = _free_port(), _free_port()
+        api = subprocess.Popen([KINERJA, "serve", "--port", str(api_port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        bare = subprocess.Popen([sys.executable, "-m", "bench.bare_api", str(bare_port),
+                                 schema], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            api_url, bare_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
+            _wait(f"{api_url}/healthz", api)
+            _wait(f"{bare_url}/docs", bare)
+            auth = {"Authorization": f"Bearer {token}"}
+            page = httpx.get(f"{api_url}/v1/evaluations?limit=200", headers=auth,
+                             timeout=30).json()["items"]
+            ids = [item["evaluation_id"] for item in page]
+
+            def score(client: httpx.Client, n: int) -> None:
+                answer = client.get(f"{api_url}/v1/evaluations",
+                                    params={"employee_id": page[n % len(page)]["employee_id"],
+                                            "limit": 1}, headers=auth)
+                answer.raise_for_status()
+
+            def explain(client: httpx.Client, n: int) -> None:
+                client.get(f"{api_url}/v1/evaluations/{ids[n % len(ids)]}/explain",
+                           headers=auth).raise_for_status()
+
+            def bare_select(client: httpx.Client, n: int) -> None:
+                client.get(f"{bare_url}/score/{ids[n % len(ids)]}").raise_for_status()
+
+            for clients in (1, 8, 32):
+                base = _load(clients, seconds, bare_select)
+                for name, request in (("score query", score), ("explain", explain)):
+                    result = _load(clients, seconds, request)
+                    figures.append(Figure(
+                        SECTION, f"{name} p99, {clients} clients", result.p99_ms, "ms",
+                        "bare FastAPI + one psycopg SELECT, p99", base.p99_ms,
+                        higher_is_better=False,
+                        note=(f"p50 {result.p50_ms:.1f} ms (baseline {base.p50_ms:.1f}); "
+                              f"{result.per_second:.0f}/s vs {base.per_second:.0f}/s; "
+                              "issue target: p99 < 20 ms at 32 clients"
+                              if clients == 32 else
+                              f"p50 {result.p50_ms:.1f} ms (baseline {base.p50_ms:.1f})")))
+                    figures.append(Figure(SECTION, f"{name} requests/s, {clients} clients",
+                                          result.per_second, "/s", "bare FastAPI + SELECT",
+                                          base.per_second))
+            # Writes over HTTP at 32 clients, against raw plain inserts from 32 clients.
+            plain_32 = baselines.raw_plain_inserts(32, seconds)
+            writer = subprocess.run([KINERJA, "token", "--actor", "kanal:bench", "--role",
+                                     "citizen_channel"], env=env, check=True,
+                                    capture_output=True, text=True).stdout.strip()
+            employee_ids = sorted({item["employee_id"] for item in page})
+
+            def feedback(client: httpx.Client, n: int) -> None:
+                client.post(f"{api_url}/v1/feedback/citizen", headers={
+                    "Authorization": f"Bearer {writer}"}, json={
+                    "employee_id": employee_ids[n % len(employee_ids)], "period": "2026-01",
+                    "score": 1 + n % 5, "channel": "JAKI", "external_ref": f"bench-{n}",
+                    "giver_ref": f"warga-{n}"}).raise_for_status()
+            writes = _load(32, seconds, feedback)
+            figures.append(Figure(
+                "Write path (PostgreSQL)", "commands/s, 32 callers, over HTTP",
+                writes.per_second, "/s", "raw plain single-row inserts, 32 clients",
+                plain_32.per_second, target=0.5,
+                note=f"p50 {writes.p50_ms:.1f} ms, p99 {writes.p99_ms:.1f} ms"))
+        finally:
+            for process in (api, bare):
+                process.terminate()
+                process.wait(timeout=30)
+    figures[0] = Figure(**{**figures[0].__dict__, "note": figures[0].note +
+                           f"; demo of {employees} employees x {months} months loaded in "
+                           f"{load_seconds:.0f} s"})
+    return figures
