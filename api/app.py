@@ -95,6 +95,7 @@ def create_app(settings: Settings, *, ledger: AppraisalLedger | None = None,
     from api.routes.ledger import install as install_ledger
     install_ledger(app, settings, ledger)
     app.include_router(importlib.import_module("api.routes.bundle").router)  # issue 6
+    app.include_router(importlib.import_module("api.web").router)  # issue 9: /ui/ pages
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
