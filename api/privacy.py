@@ -164,8 +164,11 @@ def resolve_master_key(settings: Settings, store: StoreLocation,
                        wrapped_under: set[str]) -> MasterKey:
     """The configured master key, checked against the ids the data keys are wrapped under.
     Generates the key file on first run; finishes or discards an interrupted rotation."""
-    if settings.master_key:
-        master = MasterKey.from_base64(settings.master_key)
+    configured = settings.master_key
+    if hasattr(configured, "get_secret_value"):  # should it become a SecretStr
+        configured = configured.get_secret_value()
+    if configured:
+        master = MasterKey.from_base64(configured)
     elif store.kind == "memory":
         # The key table is in this process's memory too: nothing to keep across runs.
         master = MasterKey.generate()
