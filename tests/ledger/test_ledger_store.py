@@ -609,3 +609,24 @@ def test_verify_passes_on_a_sound_ledger_in_memory() -> None:
         assert (report.leaves, report.pending, report.checkpoints) == (20, 1, 1)
     finally:
         ledger.close()
+
+
+def test_a_shredded_persons_events_stay_verifiable(store, clock) -> None:  # noqa: ANN001
+    settings, app, ledger = store
+    world = build_world(app, clock)
+    ledger.catch_up()
+    ledger.publish_checkpoint()
+    registered = ledger.entry(2)  # the employee's registration, encrypted fields in it
+    assert registered.originator_id == world.employee
+    app.forget(world.employee, reason="retention period over", actor="hr", roles={"admin"})
+    ledger.catch_up()
+    ledger.publish_checkpoint()
+    # Their key is gone, but the ciphertext is what the leaf committed to.
+    after = ledger.entry(2)
+    assert after.leaf_data == registered.leaf_data
+    assert leaf_hash(after.leaf_data) == after.leaf_hash
+    with sql_events(settings, ledger.db) as events:
+        report = verify_ledger(ledger.db, events, verifier_key=ledger.public_key,
+                               origin=settings.ledger_origin)
+    assert report.ok, report.summary()
+    assert report.checkpoints == 2
