@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
 
@@ -30,10 +31,11 @@ class GroupCommitClosed(RuntimeError):
 
 
 class _Submission:
-    __slots__ = ("events", "ids", "error", "done")
+    __slots__ = ("events", "guards", "ids", "error", "done")
 
-    def __init__(self, events: Sequence[StoredEvent]) -> None:
+    def __init__(self, events: Sequence[StoredEvent], guards: Sequence[Any]) -> None:
         self.events = events
+        self.guards = guards
         self.ids: Sequence[int] = ()
         self.error: BaseException | None = None
         self.done = False
@@ -53,12 +55,14 @@ class GroupCommitter:
         self.batches = 0
         self.submissions = 0
 
-    def commit(self, events: Sequence[StoredEvent]) -> Sequence[int]:
+    def commit(self, events: Sequence[StoredEvent],
+               guards: Sequence[Any] = ()) -> Sequence[int]:
         """Block until `events` are durable; return their notification ids, in order.
-        Raises IntegrityError if they conflict with what is already stored."""
+        Raises IntegrityError if they conflict with what is already stored, or if an
+        aggregate named in `guards` (id, version read) moved meanwhile."""
         if not events:
             return []
-        submission = _Submission(events)
+        submission = _Submission(events, guards)
         with self._condition:
             if self._closed:
                 raise GroupCommitClosed("the ledger is closing; no more writes")
@@ -106,7 +110,8 @@ class GroupCommitter:
             if len(batch) > 1:
                 try:
                     ids = self._recorder.insert_events(
-                        [event for submission in batch for event in submission.events])
+                        [event for submission in batch for event in submission.events],
+                        **_guards([g for submission in batch for g in submission.guards]))
                 except IntegrityError:
                     pass  # someone in the batch lost a race: isolate it below
                 else:
@@ -114,7 +119,8 @@ class GroupCommitter:
                     return
             for submission in batch:
                 try:
-                    ids = self._recorder.insert_events(submission.events)
+                    ids = self._recorder.insert_events(submission.events,
+                                                       **_guards(submission.guards))
                 except IntegrityError as error:
                     submission.error = error
                     submission.done = True
@@ -134,3 +140,8 @@ class GroupCommitter:
             submission.ids = list(ids[offset:offset + count]) if ids else []
             submission.done = True
             offset += count
+
+
+def _guards(guards: Sequence[Any]) -> dict[str, Any]:
+    # Recorders that know no guards are called exactly as the library calls them.
+    return {"guards": list(guards)} if guards else {}

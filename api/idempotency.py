@@ -40,6 +40,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 from psycopg.sql import SQL, Identifier
 
 from api.pg_recorder import BinaryInsertPostgresApplicationRecorder
+from api.recorders import GuardedSQLiteApplicationRecorder
 from projections.db import Database
 
 log = logging.getLogger("kinerja.api")
@@ -154,7 +155,7 @@ class ClaimRegistry:
                 for claim, claimed, positions in mine.values()]
 
 
-class IdempotentSQLiteRecorder(SQLiteApplicationRecorder):
+class IdempotentSQLiteRecorder(GuardedSQLiteApplicationRecorder):
     claims: ClaimRegistry | None = None
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],

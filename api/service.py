@@ -19,6 +19,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import (
+    ApplicationRecorder,
     IntegrityError,
     JSONTranscoder,
     Notification,
@@ -26,7 +27,10 @@ from eventsourcing.persistence import (
     Transcoding,
 )
 
+from eventsourcing.popo import POPOApplicationRecorder
+
 from api.group_commit import GroupCommitter
+from api.recorders import GuardedPOPOApplicationRecorder
 
 from domain.appeal import Appeal
 from domain.base import recording_clock
@@ -82,6 +86,15 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+class Guarded(list):  # noqa: FURB189 - a list of aggregates that carries its read guards
+    """Aggregates to save, plus (id, version) of aggregates the decision read but does not
+    change, which must still be at those versions when the save commits."""
+
+    def __init__(self, aggregates: Iterable[Any], guards: Iterable[tuple[UUID, int]]):
+        super().__init__(aggregates)
+        self.guards = list(guards)
+
+
 @dataclass(frozen=True)
 class Written:
     """What a command recorded: the log position of its last event, and the ids it made."""
@@ -130,7 +143,7 @@ class AppraisalLedger(Application[UUID]):
             return super()._record(processing_event)
         domain_events = processing_event.events
         stored = [self.mapper.to_stored_event(e) for e in domain_events]
-        ids = self.committer.commit(stored)
+        ids = self.committer.commit(stored, processing_event.saved_kwargs.get("guards", ()))
         return [
             Recording(event, Notification(
                 originator_id=record.originator_id,
@@ -143,6 +156,13 @@ class AppraisalLedger(Application[UUID]):
         if self.committer is not None:
             self.committer.close()
         super().close()
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        recorder = super().construct_recorder()
+        # The library's memory factory takes no recorder topic; guards need ours.
+        if type(recorder) is POPOApplicationRecorder:
+            return GuardedPOPOApplicationRecorder()
+        return recorder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -173,9 +193,12 @@ class AppraisalLedger(Application[UUID]):
             at = self.clock()
             # Every event of one command is recorded at the one instant it was decided.
             with recording_clock(lambda: at):
-                aggregates = [a for a in decide(at) if a is not None]
+                decided = decide(at)
+                guards = decided.guards if isinstance(decided, Guarded) else ()
+                aggregates = [a for a in decided if a is not None]
                 try:
-                    recordings = self.save(*aggregates)
+                    recordings = (self.save(*aggregates, guards=list(guards)) if guards
+                                  else self.save(*aggregates))
                 except IntegrityError:
                     if creates:
                         raise AlreadyExists("that record already exists") from None
@@ -406,7 +429,8 @@ class AppraisalLedger(Application[UUID]):
             evaluation = self._get(Evaluation, evaluation_id, "evaluation")
             cycle = self._cycle_of(evaluation)
             act(evaluation, cycle, at)
-            return [evaluation]
+            # Decided on the cycle's lock state: it must not change before the commit.
+            return Guarded([evaluation], [(cycle.id, cycle.version)])
         return self._write(decide, retry=retry)
 
     def plan_item(self, evaluation_id: Any, *, item_id: str, kind: ItemKind, aspect: Aspect,

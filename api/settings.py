@@ -96,6 +96,8 @@ class Settings(BaseSettings):
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(store.sqlite_path),
                 "SQLITE_LOCK_TIMEOUT": "30",
+                # The library's rows, plus read-version guards (api/recorders.py).
+                "APPLICATION_RECORDER_TOPIC": "api.recorders:GuardedSQLiteApplicationRecorder",
             }
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",

@@ -6,6 +6,7 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from api.group_commit import GroupCommitter
@@ -118,3 +119,20 @@ def test_the_ledger_writes_the_same_log_with_and_without_group_commit(tmp_path):
             ledger.close()
     assert logs[0] == logs[1]
     assert len(logs[0]) > 10
+
+
+def test_a_guard_counts_a_neighbour_in_the_same_transaction_and_writes_nothing(app):
+    """Guards are checked after the insert: a batch in which one record moves a stream
+    that another submission guarded at its old version is refused whole, and nothing of
+    it is kept; alone, each part commits (the group committer's fallback)."""
+    guarded = uuid.uuid4()
+    app.recorder.insert_events([_record(guarded, 1)])
+    with pytest.raises(IntegrityError):
+        app.recorder.insert_events([_record(guarded, 2), _record(uuid.uuid4(), 1)],
+                                   guards=[(guarded, 1)])
+    assert len(app.recorder.select_notifications(1, 100)) == 1
+    app.recorder.insert_events([_record(uuid.uuid4(), 1)], guards=[(guarded, 1)])
+    app.recorder.insert_events([_record(guarded, 2)])
+    with pytest.raises(IntegrityError):
+        app.recorder.insert_events([_record(uuid.uuid4(), 1)], guards=[(guarded, 1)])
+    assert len(app.recorder.select_notifications(1, 100)) == 3
