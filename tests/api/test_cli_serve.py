@@ -64,13 +64,15 @@ def test_serve_demo_loads_an_empty_store_once_and_mints_a_token_per_role(
     apis = open_api(settings)
     api = next(apis)
     app = api.client.app
-    lines = load_demo_lines(app, "http://127.0.0.1:8000", employees=6, months=1, seed=3)
+    lines = load_demo_lines(settings, "http://127.0.0.1:8000", employees=6, months=1,
+                            seed=3)
     assert lines[0].startswith("demo loaded")
     tokens = [line.split()[-1] for line in lines[2:]]
     roles = set()
     for token in tokens:
         roles |= api.runtime.tokens.verify(token).roles
     assert roles == set(Role)
-    again = load_demo_lines(app, "http://127.0.0.1:8000", employees=6, months=1, seed=3)
+    again = load_demo_lines(settings, "http://127.0.0.1:8000", employees=6, months=1,
+                            seed=3)
     assert "not loaded" in again[0]
     apis.close()
