@@ -30,7 +30,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from api.auth import Principal, Role
 from api.errors import ApiError, RoleNotPermitted, Unauthenticated, problem_for
 from api.routes.common import Reader, roles
-from api.web import charts
+from api.web import charts, timeline
 from api.web.i18n import LANGUAGES, Translator, choose_language
 from api.web.proofs import check_inputs
 from api.web.session import (
@@ -294,32 +294,7 @@ def employee(request: Request, employee_id: IdPath, as_of: AsOf = None,
     return render(page, "employee.html", employee_id=employee_id, rows=rows,
                   entries=entries, units=units,
                   chart=charts.employee_chart(rows, page.t) if rows else None,
-                  timeline_mark=timeline_mark, describe=functools.partial(describe, t=page.t))
-
-
-def describe(value: Any, *, t: Translator) -> str:
-    """A recorded value in words: codes translated, nested fields flattened."""
-    if isinstance(value, dict):
-        return "; ".join(f"{k} {describe(v, t=t)}" for k, v in value.items()
-                         if v is not None)
-    if isinstance(value, (list, tuple)):
-        return ", ".join(describe(v, t=t) for v in value)
-    if isinstance(value, str):
-        return t.number(t.value(value))
-    return "—" if value is None else str(value)
-
-
-def timeline_mark(entry: dict[str, Any]) -> str | None:
-    """The mark a timeline row carries: the read model's (override, correction,
-    calibration, appeal decision, departure, reopening), else "appeal" for every other
-    step of an appeal, so an appeal reads as one marked thread."""
-    if entry.get("marked"):
-        return str(entry["marked"])
-    if str(entry.get("kind", "")).startswith("appeal."):
-        return "appeal"
-    if entry.get("kind") == "evaluation.appeal_lapsed":
-        return "appeal"
-    return None
+                  timeline_rows=timeline.rows(entries, page.t, page.url))
 
 
 @router.get("/evaluations/{evaluation_id}")

@@ -429,3 +429,29 @@ def test_an_event_altered_in_the_store_fails_its_proof_on_the_receipt(
         assert statuses.pop(str(victim)) == "failed"
         assert set(statuses.values()) == {"verified"}
         assert "altered after it was logged" in text
+
+
+def test_a_checkpoint_whose_signature_fails_fails_every_proof(tmp_path: Path) -> None:
+    """Rewrite the stored checkpoint's note (its size claimed one larger): the signature no
+    longer verifies with the log's key, so no input can be proven against it."""
+    import sqlite3
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+                        data_dir=tmp_path / "data")
+    for api in open_api(settings):
+        world = build_http_world(api)
+        api.runtime.runner.wait_for(api.log_position(), 10)
+        publish_checkpoint(api)
+        with sqlite3.connect(tmp_path / "ledger.sqlite3") as connection:
+            size, note = connection.execute(
+                "SELECT size, note FROM ledger_checkpoints ORDER BY size DESC").fetchone()
+            forged = note.replace(f"\n{size}\n", f"\n{size + 1}\n", 1)
+            assert forged != note
+            connection.execute("UPDATE ledger_checkpoints SET note = ? WHERE size = ?",
+                               (forged, size))
+        inspector = api.runtime.tokens.issue("inspektorat:budi", ["inspector"])
+        api.client.cookies.clear()
+        api.client.post("/ui/login", data={"token": inspector})
+        text = api.client.get(f"/ui/evaluations/{world.evaluation_id}").text
+        assert 'id="checkpoint-signature" data-ok="false"' in text
+        assert set(re.findall(r'data-proof="(\w+)"', text)) == {"failed"}
