@@ -43,6 +43,7 @@ from domain.merkle import (
 )
 from projections.checkpoint import (
     CheckpointError,
+    parse_checkpoint,
     sign_checkpoint,
     verifier_key_from_signer,
     verify_checkpoint,
@@ -246,6 +247,13 @@ try:  # psycopg is a dependency, but the SQLite path must not need it at import
     _INTEGRITY_ERRORS += (psycopg.errors.IntegrityError,)
 except ImportError:  # pragma: no cover
     pass
+
+
+def _size_of(note: str) -> int:
+    try:
+        return parse_checkpoint(note).size
+    except CheckpointError:
+        return -1
 
 
 # ---------------------------------------------------------------------------- ledger
@@ -502,8 +510,13 @@ class Ledger:
             raise LedgerError(f"{refusal} ({error}); run `kinerja verify`") from None
 
     def _remember(self, note: str) -> None:
-        if self.last_signed is not None:
-            self.last_signed.save(note)
+        if self.last_signed is None:
+            return
+        kept = self.last_signed.load()
+        # Another process may have signed a larger tree meanwhile: keep the larger.
+        if kept is not None and _size_of(kept) >= _size_of(note):
+            return
+        self.last_signed.save(note)
 
     def maybe_publish(self) -> str | None:
         """Publish when `every_events` new leaves or `every_seconds` have passed since the
