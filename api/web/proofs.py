@@ -7,6 +7,10 @@ events table after logging shows), the RFC 9162 inclusion proof is computed from
 hash up to a root (`domain.merkle.verify_inclusion`), and the root compared with the
 signed one. Nothing is written: an input newer than the latest checkpoint is reported
 as awaiting one (the follower publishes on its own schedule; a bundle publishes at once).
+
+A receipt rests on a few dozen events; checked one by one, each costs a few round trips
+to the database, which on PostgreSQL made the page slow. So the events are read by runs of
+consecutive positions, and the nodes of every path not already kept with one query.
 """
 
 from __future__ import annotations
@@ -17,7 +21,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.merkle import ProofError, leaf_hash, verify_inclusion
+from domain.merkle import (
+    HASH_SIZE,
+    MissingNodeError,
+    NodeKey,
+    ProofError,
+    inclusion_proof,
+    leaf_hash,
+    verify_inclusion,
+)
 from projections.checkpoint import CheckpointError, verify_checkpoint
 
 VERIFIED = "verified"
@@ -30,6 +42,8 @@ UNAVAILABLE = "unavailable"  # this server runs without the Merkle ledger
 #: again from the freshly re-hashed leaf to the signed root on every view, so a kept path
 #: can never make an altered event verify; keeping it spares the node reads.
 PROOF_CACHE_SIZE = 8192
+ALTERED = "the event as stored now no longer hashes to its leaf: it was altered after it " \
+          "was logged"
 
 
 @dataclass(frozen=True)
@@ -72,27 +86,65 @@ class ProofReport:
         return len(self.inputs)
 
 
+class _KeysNeeded:
+    """A node reader that answers every key with a dummy hash and remembers the keys:
+    running a proof against it lists the nodes the real proof will need."""
+
+    def __init__(self) -> None:
+        self.keys: list[NodeKey] = []
+
+    def get_nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+        wanted = list(keys)
+        self.keys += wanted
+        return {key: bytes(HASH_SIZE) for key in wanted}
+
+
+class _Found:
+    def __init__(self, nodes: Mapping[NodeKey, bytes]) -> None:
+        self.nodes = nodes
+
+    def get_nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+        return {key: self.nodes[key] for key in keys if key in self.nodes}
+
+
 class _Paths:
-    """A small thread-safe LRU of inclusion paths."""
+    """A small thread-safe LRU of inclusion paths; the missing ones of a page are read
+    with one query for all their nodes."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._paths: OrderedDict[tuple[str, int, bytes, int], list[bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, merkle: Any, index: int, size: int, root: bytes) -> list[bytes]:
-        key = (merkle.origin, size, root, index)
+    def get_many(self, merkle: Any, indexes: Iterable[int], size: int, root: bytes
+                 ) -> dict[int, list[bytes] | LookupError]:
+        """The path of each leaf in the signed tree (size, root), or why it is missing."""
+        found: dict[int, list[bytes] | LookupError] = {}
         with self._lock:
-            found = self._paths.get(key)
-            if found is not None:
-                self._paths.move_to_end(key)
-                return found
-        path = list(merkle.inclusion_proof(index, size).proof)
+            for index in indexes:
+                path = self._paths.get((merkle.origin, size, root, index))
+                if path is not None:
+                    self._paths.move_to_end((merkle.origin, size, root, index))
+                    found[index] = path
+        missing = sorted(set(indexes) - set(found))
+        if not missing:
+            return found
+        needed = _KeysNeeded()
+        for index in missing:
+            inclusion_proof(index, size, needed)
+        reader = _Found(merkle.nodes.get_nodes(needed.keys) if needed.keys else {})
+        for index in missing:
+            try:
+                found[index] = inclusion_proof(index, size, reader)
+            except MissingNodeError as error:
+                found[index] = error
         with self._lock:
-            self._paths[key] = path
+            for index in missing:
+                if isinstance(found[index], list):
+                    self._paths[(merkle.origin, size, root, index)] = found[index]
             while len(self._paths) > self.size:
                 self._paths.popitem(last=False)
-        return path
+        return found
 
 
 _paths = _Paths(PROOF_CACHE_SIZE)
@@ -117,6 +169,7 @@ def check_inputs(merkle: Any, inputs: Iterable[Mapping[str, Any]]) -> ProofRepor
             for i in wanted})
     view, signed_root = _checked_checkpoint(merkle, latest)
     report: dict[int, InputProof] = {}
+    covered = []
     for item in wanted:
         position, index = item["position"], item.get("ledger_index")
         if index is None:
@@ -126,10 +179,13 @@ def check_inputs(merkle: Any, inputs: Iterable[Mapping[str, Any]]) -> ProofRepor
         elif signed_root is None:
             report[position] = InputProof(position, FAILED, view.problem)
         else:
-            try:
-                report[position] = _check_one(merkle, item, view.size, signed_root)
-            except (LedgerError, ProofError, LookupError) as error:
-                report[position] = InputProof(position, FAILED, str(error))
+            covered.append(item)
+    if covered and signed_root is not None:
+        try:
+            report.update(_check_covered(merkle, covered, view.size, signed_root))
+        except (LedgerError, LookupError) as error:
+            report.update({i["position"]: InputProof(i["position"], FAILED, str(error))
+                           for i in covered})
     return ProofReport(True, view, report)
 
 
@@ -154,17 +210,59 @@ def _checked_checkpoint(merkle: Any, latest: Any) -> tuple[CheckpointView, bytes
     return CheckpointView(**base, signature_ok=True), signed.root_hash
 
 
-def _check_one(merkle: Any, item: Mapping[str, Any], size: int, root: bytes) -> InputProof:
-    position, index = item["position"], item["ledger_index"]
-    entry = merkle.entry(index)
-    if entry.position != position:
-        return InputProof(position, FAILED,
-                          f"leaf {index} records position {entry.position}, not {position}")
-    recomputed = leaf_hash(entry.leaf_data)
-    if recomputed != entry.leaf_hash:
-        return InputProof(position, FAILED, "the event as stored now no longer hashes to "
-                                            "its leaf: it was altered after it was logged")
-    if item.get("leaf_hash") not in (None, recomputed.hex()):
-        return InputProof(position, FAILED, "the read model names another leaf hash")
-    verify_inclusion(recomputed, index, size, _paths.get(merkle, index, size, root), root)
-    return InputProof(position, VERIFIED)
+def _check_covered(merkle: Any, items: list[dict[str, Any]], size: int, root: bytes
+                   ) -> dict[int, InputProof]:
+    """Re-hash each input from the event as stored now and fold its inclusion path up to
+    the signed root. A few queries for the whole page: the events by runs of positions,
+    and the nodes of every path not already kept."""
+    from projections.ledger import LeafEncodingError, encode_leaf
+
+    stored = _stored_events(merkle, [i["position"] for i in items])
+    paths = _paths.get_many(merkle, [i["ledger_index"] for i in items], size, root)
+    report = {}
+    for item in items:
+        position, index = item["position"], item["ledger_index"]
+        record = stored.get(position)
+        if record is None:
+            report[position] = InputProof(position, FAILED, f"the event at position "
+                                                            f"{position} is no longer stored")
+            continue
+        try:
+            recomputed = leaf_hash(encode_leaf(record.originator_id, record.originator_version,
+                                               record.topic, record.state))
+        except LeafEncodingError as error:
+            report[position] = InputProof(position, FAILED, f"the stored event is damaged: "
+                                                            f"{error}")
+            continue
+        if item.get("leaf_hash") != recomputed.hex():
+            report[position] = InputProof(position, FAILED, ALTERED)
+            continue
+        path = paths[index]
+        if isinstance(path, LookupError):
+            report[position] = InputProof(position, FAILED, str(path))
+            continue
+        try:
+            verify_inclusion(recomputed, index, size, path, root)
+        except ProofError as error:
+            report[position] = InputProof(position, FAILED, str(error))
+        else:
+            report[position] = InputProof(position, VERIFIED)
+    return report
+
+
+def _stored_events(merkle: Any, positions: Iterable[int]) -> dict[int, Any]:
+    """The stored events at `positions`, read as they are now, one read per run of
+    consecutive positions."""
+    wanted = sorted(set(positions))
+    runs: list[list[int]] = []
+    for position in wanted:
+        if runs and position == runs[-1][-1] + 1:
+            runs[-1].append(position)
+        else:
+            runs.append([position])
+    found = {}
+    for run in runs:
+        for record in merkle.events.read(run[0] - 1, len(run)):
+            if record.position in run:
+                found[record.position] = record
+    return found

@@ -109,7 +109,8 @@ def test_the_employee_page_charts_and_lists_what_the_api_answers(
     # The timeline is the history: every entry, in order, marks where the API marks.
     positions = [int(p) for p in attribute(page, "#timeline tbody tr", "data-position")]
     assert positions == [e["position"] for e in history["entries"]]
-    marks = dict(zip(positions, attribute(page, "#timeline tbody tr", "data-mark")))
+    marks = dict(zip(positions, attribute(page, "#timeline tbody tr", "data-mark"),
+                     strict=True))
     for entry in history["entries"]:
         if entry["marked"]:
             assert marks[entry["position"]] == entry["marked"]
@@ -167,7 +168,7 @@ def test_the_unit_page_shows_the_distribution_against_the_quota(
         section = page.locator(f"section.period[data-period='{period}']")
         counts = section.locator("table.counts td[data-predikat]")
         shown = dict(zip(counts.evaluate_all("els => els.map(e => e.dataset.predikat)"),
-                         [int(c) for c in counts.all_text_contents()]))
+                         [int(c) for c in counts.all_text_contents()], strict=True))
         assert shown == api["counts"]
         assert section.get_attribute("data-total") == str(api["total"])
         holds = section.locator("table.quota tbody tr").evaluate_all(

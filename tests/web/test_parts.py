@@ -77,7 +77,7 @@ def test_timeline_rows_keep_user_text_as_text(entries: list[dict]) -> None:
     table = ET.fromstring(f"<table>{html.replace('<br>', '<br/>')}</table>")
     rows = table.findall("tr")
     assert [int(r.get("data-position")) for r in rows] == [e["position"] for e in entries]
-    for row, entry in zip(rows, entries):
+    for row, entry in zip(rows, entries, strict=True):
         text = "".join(row.itertext())
         for value in (entry["reason"], entry["note"], entry["actor"]):
             if value:

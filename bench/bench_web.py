@@ -1,0 +1,214 @@
+"""Page latency of the web view (issue 9) on the demo at 200 employees, on PostgreSQL,
+beside a bare FastAPI endpoint that renders one HTML page from one raw psycopg SELECT of
+the same read-model row, served by uvicorn and loaded by the same client in the same run.
+
+Each page is asked for by one client in a loop (a person reading), through a real login
+session; p50 and p99 are over every request of the run. The issue's target is absolute
+(every page under 200 ms); each figure's note says whether its p99 meets it.
+
+    python -m bench.run --only web [--quick]
+    python -m bench.bench_web --bare PORT SCHEMA     # the baseline server alone
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+from bench.common import POSTGRES_URL, Figure, run_concurrently, scratch_dir, scratch_schema
+
+SECTION = "Web view (PostgreSQL, demo at 200 employees)"
+KINERJA = str(Path(sys.executable).parent / "kinerja")
+TARGET_MS = 200.0  # issue 9: pages answer in under 200 ms
+EMPLOYEES = 200
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def _settled(api_url: str, auth: dict[str, str], seconds: float = 300) -> None:
+    """Read models at the end of the log and a checkpoint covering it, so every proof on
+    a receipt is checked in full (as it would be on a quiet day)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        health = httpx.get(f"{api_url}/healthz", timeout=10).json()
+        checkpoint = httpx.get(f"{api_url}/v1/ledger/checkpoint", headers=auth, timeout=10)
+        if (health["projection_position"] == health["log_position"]
+                and checkpoint.status_code == 200
+                and checkpoint.json()["size"] >= health["log_position"]):
+            return
+        time.sleep(1)
+    raise RuntimeError("the server did not settle (projections or checkpoint)")
+
+
+def _measure(seconds: float, fetch: Callable[[httpx.Client, int], None],
+             cookies: dict[str, str] | None = None):
+    counter = itertools.count()
+
+    def make(_: int) -> Callable[[], int]:
+        client = httpx.Client(timeout=30, cookies=cookies)
+        for n in range(5):  # warm: templates compiled, connections pooled
+            fetch(client, n)
+
+        def work() -> int:
+            fetch(client, next(counter))
+            return 1
+        return work
+    return run_concurrently(1, seconds, make)
+
+
+def run(quick: bool) -> list[Figure]:
+    months = 2 if quick else 6
+    seconds = 4.0 if quick else 15.0
+    figures: list[Figure] = []
+    with scratch_schema("bench_web") as schema, scratch_dir() as folder:
+        env = {**os.environ, "KINERJA_DATABASE_URL": f"{POSTGRES_URL}?schema={schema}",
+               "KINERJA_DATA_DIR": str(folder / "data")}
+        began = time.perf_counter()
+        subprocess.run([KINERJA, "demo", "--employees", str(EMPLOYEES), "--months",
+                        str(months)], env=env, check=True, capture_output=True)
+        load_seconds = time.perf_counter() - began
+        token = subprocess.run([KINERJA, "token", "--actor", "inspektorat:bench", "--role",
+                                "inspector"], env=env, check=True, capture_output=True,
+                               text=True).stdout.strip()
+        api_port, bare_port = _free_port(), _free_port()
+        api = subprocess.Popen([KINERJA, "serve", "--port", str(api_port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        bare = subprocess.Popen([sys.executable, "-m", "bench.bench_web", "--bare",
+                                 str(bare_port), schema], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            api_url, bare_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
+            _wait(f"{api_url}/healthz", api)
+            _wait(f"{bare_url}/healthz", bare)
+            auth = {"Authorization": f"Bearer {token}"}
+            _settled(api_url, auth)
+            login = httpx.post(f"{api_url}/ui/login", data={"token": token},
+                               follow_redirects=False, timeout=30)
+            if login.status_code != 303:
+                raise RuntimeError(f"signing in answered {login.status_code}")
+            cookies = dict(login.cookies)
+            rows = httpx.get(f"{api_url}/v1/evaluations", params={"limit": 500},
+                             headers=auth, timeout=60).json()["items"]
+            evaluations = [r["evaluation_id"] for r in rows]
+            employees = sorted({r["employee_id"] for r in rows})
+            units = sorted({r["unit"] for r in rows})
+            log_end = httpx.get(f"{api_url}/healthz", timeout=10).json()["log_position"]
+
+            def page(path_of: Callable[[int], str]) -> Callable[[httpx.Client, int], None]:
+                def fetch(client: httpx.Client, n: int) -> None:
+                    answer = client.get(api_url + path_of(n))
+                    if answer.status_code != 200:
+                        raise RuntimeError(f"{path_of(n)}: {answer.status_code}")
+                return fetch
+
+            def bare_page(client: httpx.Client, n: int) -> None:
+                client.get(f"{bare_url}/page/{evaluations[n % len(evaluations)]}"
+                           ).raise_for_status()
+
+            pages = [
+                ("evaluation receipt (explain + every proof checked)",
+                 lambda n: f"/ui/evaluations/{evaluations[n % len(evaluations)]}"),
+                ("employee page (chart + whole timeline)",
+                 lambda n: f"/ui/employees/{employees[n % len(employees)]}"),
+                ("unit page (distribution of every period)",
+                 lambda n: f"/ui/units/{quote(units[n % len(units)])}"),
+                ("evaluation list (50 rows)", lambda n: "/ui/"),
+                ("receipt as of an earlier position",
+                 lambda n: f"/ui/evaluations/{evaluations[n % len(evaluations)]}"
+                           f"?as_of={log_end // 2}"),
+            ]
+            baseline = _measure(seconds, bare_page)
+            for name, path_of in pages:
+                result = _measure(seconds, page(path_of), cookies)
+                met = "met" if result.p99_ms < TARGET_MS else "NOT met"
+                figures.append(Figure(
+                    SECTION, f"{name}, p99", result.p99_ms, "ms",
+                    "bare FastAPI page from one SELECT, p99", baseline.p99_ms,
+                    higher_is_better=False,
+                    note=(f"p50 {result.p50_ms:.1f} ms (baseline {baseline.p50_ms:.1f} ms), "
+                          f"{result.operations} pages; issue target p99 < {TARGET_MS:.0f} "
+                          f"ms: {met}")))
+        finally:
+            for process in (api, bare):
+                process.terminate()
+                process.wait(timeout=30)
+    if figures:
+        first = figures[0]
+        figures[0] = Figure(**{**first.__dict__, "note": first.note +
+                               f"; demo of {EMPLOYEES} employees x {months} months "
+                               f"({log_end} events) loaded in {load_seconds:.0f} s"})
+    return figures
+
+
+# --- the baseline server -------------------------------------------------------------------
+
+def bare_app(schema: str):
+    """One route: the same read-model row as the receipt's header, one SELECT, one small
+    autoescaped template. The least a server-rendered page of ours could cost."""
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
+    from jinja2 import Environment, select_autoescape
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(POSTGRES_URL, min_size=2, max_size=8, open=True,
+                          kwargs={"options": f"-c search_path={schema}",
+                                  "row_factory": dict_row})
+    template = Environment(autoescape=select_autoescape(default=True)).from_string(
+        "<!DOCTYPE html><html><head><title>{{ r.evaluation_id }}</title></head><body>"
+        "<h1>{{ r.period }}</h1><dl>{% for k, v in r.items() %}<dt>{{ k }}</dt>"
+        "<dd>{{ v }}</dd>{% endfor %}</dl></body></html>")
+    app = FastAPI()
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/page/{evaluation_id}", response_class=HTMLResponse)
+    def page(evaluation_id: str) -> HTMLResponse:
+        with pool.connection() as connection:
+            row = connection.execute(
+                "SELECT evaluation_id, employee_id, unit, period, hasil_kerja, "
+                "perilaku_kerja, predikat, status FROM rm_scores "
+                "WHERE evaluation_id = %s AND valid_to IS NULL", (evaluation_id,)).fetchone()
+        return HTMLResponse(template.render(r=row or {}))
+
+    return app
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--bare":
+        import uvicorn
+
+        uvicorn.run(bare_app(sys.argv[3]), host="127.0.0.1", port=int(sys.argv[2]),
+                    log_level="warning")
+    else:
+        raise SystemExit("usage: python -m bench.bench_web --bare PORT SCHEMA "
+                         "(or run it through python -m bench.run --only web)")
