@@ -120,6 +120,10 @@ def run(quick: bool) -> list[Figure]:
             employees = sorted({r["employee_id"] for r in rows})
             units = sorted({r["unit"] for r in rows})
             log_end = httpx.get(f"{api_url}/healthz", timeout=10).json()["log_position"]
+            earlier = log_end // 2
+            past = [r["evaluation_id"] for r in httpx.get(
+                f"{api_url}/v1/evaluations", params={"limit": 500, "as_of": earlier},
+                headers=auth, timeout=60).json()["items"]]
 
             def page(path_of: Callable[[int], str]) -> Callable[[httpx.Client, int], None]:
                 def fetch(client: httpx.Client, n: int) -> None:
@@ -141,8 +145,7 @@ def run(quick: bool) -> list[Figure]:
                  lambda n: f"/ui/units/{quote(units[n % len(units)])}"),
                 ("evaluation list (50 rows)", lambda n: "/ui/"),
                 ("receipt as of an earlier position",
-                 lambda n: f"/ui/evaluations/{evaluations[n % len(evaluations)]}"
-                           f"?as_of={log_end // 2}"),
+                 lambda n: f"/ui/evaluations/{past[n % len(past)]}?as_of={earlier}"),
             ]
             baseline = _measure(seconds, bare_page)
             for name, path_of in pages:

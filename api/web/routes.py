@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, Path as PathParam, Query, Request
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -139,8 +140,7 @@ class Page:
 
     def url(self, path: str, **params: Any) -> str:
         """A link to `path` that keeps the page's as_of unless `params` say otherwise."""
-        query = {"as_of": self.as_of} if self.as_of else {}
-        query.update({k: v for k, v in params.items()})
+        query = {"as_of": self.as_of, **params}
         query = {k: v for k, v in query.items() if v not in (None, "")}
         return path + ("?" + urlencode(query) if query else "")
 
@@ -151,9 +151,9 @@ class Page:
         query = {k: v for k, v in query.items() if v not in (None, "")}
         return self.request.url.path + ("?" + urlencode(query) if query else "")
 
-    def kept_params(self, *dropped: str) -> list[tuple[str, str]]:
+    def kept_params(self) -> list[tuple[str, str]]:
         """Query parameters an as-of form must carry along (hidden inputs)."""
-        skip = {"as_of", "cursor", "lang", *dropped}
+        skip = {"as_of", "cursor", "lang"}
         return [(k, v[-1]) for k, v in parse_qs(self.request.url.query).items()
                 if k not in skip]
 
