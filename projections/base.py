@@ -27,7 +27,7 @@ from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
-from projections.db import Cursor, insert_rows
+from projections.db import Cursor, empty_table, insert_rows, set_valid_to
 from projections.decoding import LogEvent
 
 #: Largest IN (...) list sent in one statement.
@@ -252,10 +252,7 @@ class Versioned(_Cache):
                 rows.append((key(row), valid_from, valid_to, *rest(row)))
             for valid_from, row in self._opened.values():
                 rows.append((key(row), valid_from, None, *rest(row)))
-        if self._closes:
-            key_column = table.key[0]
-            cur.executemany(f"UPDATE {table.name} SET valid_to = ? "
-                            f"WHERE {key_column} = ? AND valid_from = ?", self._closes)
+        set_valid_to(cur, table.name, table.key[0], self._closes)
         insert_rows(cur, table.name, table.column_names, rows)
         for key_value, (valid_from, _) in self._opened.items():
             self._committed_from[key_value] = valid_from
@@ -390,7 +387,7 @@ class Projection:
         secondary indexes go too, to be built once at the end of the rebuild (much
         cheaper than maintaining them row by row); `create` builds them again."""
         for table in self.tables:
-            cur.execute(f"DELETE FROM {table.name}")
+            empty_table(cur, table.name)
             if drop_indexes:
                 for index in table.index_names:
                     cur.execute(f"DROP INDEX IF EXISTS {index}")

@@ -169,3 +169,29 @@ def insert_rows(cursor: Cursor, table: str, columns: Sequence[str],
         marks = ", ".join("?" for _ in columns)
         cursor.executemany(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+def empty_table(cursor: Cursor, table: str) -> None:
+    """Remove every row: TRUNCATE on PostgreSQL (a DELETE of millions of rows takes
+    minutes there), DELETE on SQLite (which truncates an unconditional DELETE itself)."""
+    if isinstance(cursor, _QmarkCursor):
+        cursor.execute(f"TRUNCATE {table}")
+    else:
+        cursor.execute(f"DELETE FROM {table}")
+
+
+def set_valid_to(cursor: Cursor, table: str, key: str,
+                 rows: Sequence[tuple[int, Any, int]]) -> None:
+    """Close versions: rows of (valid_to, key value, valid_from). One statement on
+    PostgreSQL (a join against arrays), executemany on SQLite."""
+    if not rows:
+        return
+    if isinstance(cursor, _QmarkCursor):
+        ends, keys, starts = (list(column) for column in zip(*rows))
+        cursor.execute(
+            f"UPDATE {table} AS t SET valid_to = u.valid_to FROM "
+            "unnest(?::bigint[], ?::text[], ?::bigint[]) AS u(valid_to, k, valid_from) "
+            f"WHERE t.{key} = u.k AND t.valid_from = u.valid_from", [ends, keys, starts])
+    else:
+        cursor.executemany(f"UPDATE {table} SET valid_to = ? "
+                           f"WHERE {key} = ? AND valid_from = ?", rows)

@@ -145,11 +145,29 @@ class EventDecoder:
                 and set(transcoder.names) <= _KNOWN_TRANSCODINGS)
 
     def decode(self, notifications: Iterable[Any]) -> list[LogEvent]:
-        decode_one = self._fast if self.fast else self._slow
-        return [decode_one(n) for n in notifications]
+        """Decode in log order. Events the mapper must open are decoded last, after the
+        data keys their envelopes name were loaded in bulk (where the mapper's key store
+        can: `keys.warm(ids)`), instead of one key lookup at a time."""
+        decoded: list[Any] = []
+        deferred: list[int] = []
+        key_ids: set[str] = set()
+        for notification in notifications:
+            event = self._fast(notification, key_ids) if self.fast else None
+            if event is None:
+                deferred.append(len(decoded))
+                decoded.append(notification)
+            else:
+                decoded.append(event)
+        if deferred:
+            warm = getattr(getattr(self.mapper, "keys", None), "warm", None)
+            if key_ids and warm is not None:
+                warm(key_ids)
+            for index in deferred:
+                decoded[index] = self._slow(decoded[index])
+        return decoded
 
     def decode_one(self, notification: Any) -> LogEvent:
-        return self._fast(notification) if self.fast else self._slow(notification)
+        return self.decode([notification])[0]
 
     def _topic(self, topic: str) -> tuple[int, tuple[str, ...], bool]:
         """(class version, sealed personal fields, still to be verified) of a topic."""
@@ -159,7 +177,9 @@ class EventDecoder:
         self._topics[topic] = info
         return info
 
-    def _fast(self, notification: Any) -> LogEvent:
+    def _fast(self, notification: Any, key_ids: set[str]) -> LogEvent | None:
+        """The event decoded straight from its JSON; None if the mapper must decode it
+        (adding to `key_ids` the data keys its sealed fields name)."""
         state = notification.state
         try:
             data = _json_decoder.decode(
@@ -167,15 +187,21 @@ class EventDecoder:
                 bytes(state).decode("utf-8") if isinstance(state, (bytearray, memoryview))
                 else state)
         except (_UnknownTranscoding, ValueError):
-            return self._slow(notification)
+            return None
         topic = notification.topic
         info = self._topics.get(topic) or self._topic(topic)
         if data.pop("class_version", 1) < info[0]:
             # Upcasters are written against decoded objects: let the mapper run them.
-            return self._slow(notification)
+            return None
+        sealed = False
         for field in info[1]:
-            if data.get(field) is not None:
-                return self._slow(notification)
+            value = data.get(field)
+            if value is not None:
+                sealed = True
+                if isinstance(value, dict) and isinstance(value.get("key"), str):
+                    key_ids.add(value["key"])
+        if sealed:
+            return None
         event = LogEvent(notification.id, topic, str(notification.originator_id),
                          notification.originator_version, data)
         if info[2]:
