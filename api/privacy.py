@@ -297,26 +297,6 @@ class KeyStore:
         """The data key named in an envelope; None once shredded."""
         return self._key(key_id)[0]
 
-    def warm(self, key_ids: Collection[str]) -> None:
-        """Load and cache many data keys in one query each 500 (a read-model rebuild
-        opens envelopes of thousands of people). Cached exactly as `_key` caches; an
-        unknown id is left for `_key` to refuse."""
-        now = time.monotonic()
-        with self._lock:
-            wanted = sorted(k for k in set(key_ids) if k not in self._by_id
-                            or now - self._by_id[k][2] >= self._cache_seconds)
-        for start in range(0, len(wanted), 500):
-            part = wanted[start:start + 500]
-            with self._db.transaction() as cursor:
-                cursor.execute(f"SELECT key_id, kind, subject, master_id, wrapped FROM "
-                               f"{KEYS_TABLE} WHERE key_id IN ({', '.join('?' * len(part))})",
-                               part)
-                rows = cursor.fetchall()
-            for key_id, *row in rows:
-                aead, raw = self._unwrap(key_id, *row)
-                with self._lock:
-                    self._by_id[key_id] = (aead, raw, now)
-
     def _key(self, key_id: str) -> tuple[AESGCM | None, bytes | None]:
         now = time.monotonic()
         with self._lock:

@@ -8,10 +8,13 @@ plain JSON (no cipher, no compressor, only the transcodings known here), the sta
 decoded straight to the same strings. Both paths give identical dicts; a test holds
 them to that on every event the service records.
 
-A mapper that seals personal fields (api/privacy.py) stores them as envelopes inside
-that JSON: an event with any personal field present goes through the mapper, which opens
-it (or reads it as shredded). As a guard against a mapper doing more than that, the first
-events of each topic are decoded both ways, and any difference turns the fast path off.
+Personal fields (domain/personal_data.py) are not opened for the read models: a present
+one reads as `PERSONAL`, an absent one as None. Read models so never hold personal text
+(a shredded person leaves nothing behind in them); the query layer opens the text from
+the event itself when it answers (`EventDecoder(app, open_personal=True)`), and reads
+`[dihapus]` once the person's key is gone. As a guard against a mapper that does more
+than seal personal fields, the first events of each topic are decoded both ways, and any
+difference turns the fast path off.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ log = logging.getLogger(__name__)
 VERIFY_PER_TOPIC = 2
 #: Transcodings whose stored `_data_` the fast path knows how to read.
 _KNOWN_TRANSCODINGS = frozenset({"uuid_hex", "decimal_str", "datetime_iso", "date_iso"})
+#: What a present personal field reads as in the read models (opened at query time).
+PERSONAL = "[personal]"
 #: Library bookkeeping that is not part of an event's payload.
 _BOOKKEEPING = ("originator_id", "originator_version")
 
@@ -127,11 +132,15 @@ _json_decoder = json.JSONDecoder(object_hook=_object_hook)
 
 
 class EventDecoder:
-    """Decodes notifications of one application, fast where the storage format allows."""
+    """Decodes notifications of one application, fast where the storage format allows.
+    With `open_personal`, personal fields are opened (by the mapper) instead of being
+    read as `PERSONAL`."""
 
-    def __init__(self, app: Any, *, fast: bool | None = None) -> None:
+    def __init__(self, app: Any, *, fast: bool | None = None,
+                 open_personal: bool = False) -> None:
         self.mapper = app.mapper
         self.fast = self.fast_path_possible(self.mapper) if fast is None else fast
+        self.open_personal = open_personal
         #: The library's own mapper needs no checking; a subclass is verified per topic.
         self._verified: dict[str, int] | None = (
             None if type(self.mapper) is Mapper else {})
@@ -145,41 +154,23 @@ class EventDecoder:
                 and set(transcoder.names) <= _KNOWN_TRANSCODINGS)
 
     def decode(self, notifications: Iterable[Any]) -> list[LogEvent]:
-        """Decode in log order. Events the mapper must open are decoded last, after the
-        data keys their envelopes name were loaded in bulk (where the mapper's key store
-        can: `keys.warm(ids)`), instead of one key lookup at a time."""
-        decoded: list[Any] = []
-        deferred: list[int] = []
-        key_ids: set[str] = set()
-        for notification in notifications:
-            event = self._fast(notification, key_ids) if self.fast else None
-            if event is None:
-                deferred.append(len(decoded))
-                decoded.append(notification)
-            else:
-                decoded.append(event)
-        if deferred:
-            warm = getattr(getattr(self.mapper, "keys", None), "warm", None)
-            if key_ids and warm is not None:
-                warm(key_ids)
-            for index in deferred:
-                decoded[index] = self._slow(decoded[index])
-        return decoded
+        if not self.fast:
+            return [self._slow(n) for n in notifications]
+        return [self._fast(n) or self._slow(n) for n in notifications]
 
     def decode_one(self, notification: Any) -> LogEvent:
         return self.decode([notification])[0]
 
     def _topic(self, topic: str) -> tuple[int, tuple[str, ...], bool]:
-        """(class version, sealed personal fields, still to be verified) of a topic."""
+        """(class version, personal fields, still to be verified) of a topic."""
         version = getattr(resolve_topic(topic), "class_version", 1)
-        sealed = PERSONAL_FIELDS.get(topic) if self._verified is not None else None
-        info = (version, sealed.fields if sealed else (), self._verified is not None)
+        personal = PERSONAL_FIELDS.get(topic)
+        info = (version, personal.fields if personal else (), self._verified is not None)
         self._topics[topic] = info
         return info
 
-    def _fast(self, notification: Any, key_ids: set[str]) -> LogEvent | None:
-        """The event decoded straight from its JSON; None if the mapper must decode it
-        (adding to `key_ids` the data keys its sealed fields name)."""
+    def _fast(self, notification: Any) -> LogEvent | None:
+        """The event decoded straight from its JSON; None if the mapper must decode it."""
         state = notification.state
         try:
             data = _json_decoder.decode(
@@ -193,15 +184,11 @@ class EventDecoder:
         if data.pop("class_version", 1) < info[0]:
             # Upcasters are written against decoded objects: let the mapper run them.
             return None
-        sealed = False
         for field in info[1]:
-            value = data.get(field)
-            if value is not None:
-                sealed = True
-                if isinstance(value, dict) and isinstance(value.get("key"), str):
-                    key_ids.add(value["key"])
-        if sealed:
-            return None
+            if data.get(field) is not None:
+                if self.open_personal:
+                    return None
+                data[field] = PERSONAL
         event = LogEvent(notification.id, topic, str(notification.originator_id),
                          notification.originator_version, data)
         if info[2]:
@@ -219,13 +206,18 @@ class EventDecoder:
             return expected
         self._verified[topic] = self._verified.get(topic, 0) + 1
         if self._verified[topic] >= VERIFY_PER_TOPIC:
-            version, sealed, _ = self._topics[topic]
-            self._topics[topic] = (version, sealed, False)
+            version, personal, _ = self._topics[topic]
+            self._topics[topic] = (version, personal, False)
         return event
 
     def _slow(self, notification: Any) -> LogEvent:
         event = self.mapper.to_domain_event(notification)
         data = {k: plain(v) for k, v in vars(event).items() if k not in _BOOKKEEPING}
+        if not self.open_personal:
+            personal = PERSONAL_FIELDS.get(notification.topic)
+            for field in personal.fields if personal else ():
+                if data.get(field) is not None:
+                    data[field] = PERSONAL
         return LogEvent(notification.id, notification.topic, str(notification.originator_id),
                         notification.originator_version, data)
 

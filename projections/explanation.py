@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.personal_data import SHREDDED
 from projections.base import Appended, Keyed, Projection, Table
 from projections.db import Cursor
 from projections.decoding import LogEvent
@@ -45,7 +44,6 @@ class ExplanationProjection(Projection):
         super().__init__(name="explanation", tables=(CHANGES, REFS))
         self.changes = Appended(CHANGES)
         self.refs = Keyed(REFS)
-        self._shredded: list[str] = []
 
     def started_empty(self) -> None:
         self.refs.complete = True
@@ -61,16 +59,10 @@ class ExplanationProjection(Projection):
     def flush(self, cur: Cursor) -> None:
         self.changes.flush(cur)
         self.refs.flush(cur)
-        for employee_id in self._shredded:
-            # As a replay would read it once the person's key is gone.
-            cur.execute("UPDATE rm_explain_changes SET reason = ? WHERE employee_id = ? "
-                        "AND reason IS NOT NULL", [SHREDDED, employee_id])
-        self._shredded = []
 
     def discard(self) -> None:
         self.changes.discard()
         self.refs.discard()
-        self._shredded = []
 
     def apply(self, event: LogEvent) -> None:
         topic = event.topic
@@ -84,8 +76,6 @@ class ExplanationProjection(Projection):
             self.refs.put({"ref": f"rubric:{event.originator_id}/{event.data['version']}",
                            "position": event.position, "evaluation_id": None,
                            "employee_id": None})
-        elif topic == "kinerja.employee.personal-data-shredded.v1":
-            self._shredded.append(event.originator_id)
         elif topic == "kinerja.cycle.reopened.v1":
             self.refs.put({
                 "ref": f"reopening:{event.originator_id}/{event.originator_version}",

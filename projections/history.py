@@ -2,9 +2,10 @@
 
 One row per (event, employee touched). Free text goes to `reason` (why: override,
 departure, correction, decision reasons) or `note` (notes, grounds, questions,
-explanations, comments), never into `change`, so that it can be treated as the personal
-data it is. A peer's identity is kept in `giver_ref` alone: the API hides it from the
-rated employee.
+explanations, comments), never into `change`. Personal text is stored as the marker
+`[personal]` and opened from the event when a query answers (projections/decoding.py).
+A peer's identity is kept in `giver_ref` alone: the API hides it from the rated
+employee.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from domain.personal_data import REGISTRY as PERSONAL_FIELDS
-from domain.personal_data import SHREDDED
 from projections.base import Appended, Keyed, Projection, Table, dumps
 from projections.db import Cursor
 from projections.decoding import LogEvent
@@ -51,11 +50,8 @@ _NOT_CHANGES = frozenset({"timestamp", "originator_topic", "actor", "at", "nip",
 #: Free-text fields giving a reason, and other free text, by field name.
 _REASONS = ("reason", "reasons", "override_reason", "departure_reason", "justification")
 _NOTES = ("note", "grounds", "question", "text", "comment")
-#: Topics whose `reason` / `note` text is personal data (of the employee the row is about).
-_PERSONAL_REASON = tuple(sorted(t for t, spec in PERSONAL_FIELDS.items()
-                                if set(spec.fields) & set(_REASONS)))
-_PERSONAL_NOTE = tuple(sorted(t for t, spec in PERSONAL_FIELDS.items()
-                              if set(spec.fields) & set(_NOTES)))
+#: Where `reason` and `note` come from (the first present field), for the query layer.
+REASON_FIELDS, NOTE_FIELDS = _REASONS, _NOTES
 _REASON_SET = frozenset(_REASONS)
 _NOTE_SET = frozenset(_NOTES)
 _KINDS: dict[str, str] = {}
@@ -90,7 +86,6 @@ class HistoryProjection(Projection):
         self.rows = Appended(HISTORY)
         self.keys = Keyed(KEYS)
         self._cur: Cursor | None = None
-        self._shredded: list[str] = []
         self.handlers = {}
 
     def apply(self, event: LogEvent) -> None:
@@ -101,8 +96,6 @@ class HistoryProjection(Projection):
             self.appeal_event(event)
         elif topic.startswith("kinerja.employee."):
             self._add(event, event.originator_id, None)
-            if topic == "kinerja.employee.personal-data-shredded.v1":
-                self._shredded.append(event.originator_id)
         elif topic == "kinerja.feedback.given.v1":
             self._add(event, event.data["employee_id"], None,
                       giver_ref=event.data["giver_ref"])
@@ -121,19 +114,10 @@ class HistoryProjection(Projection):
     def flush(self, cur: Cursor) -> None:
         self.rows.flush(cur)
         self.keys.flush(cur)
-        for employee_id in self._shredded:
-            # As a replay would read them once the person's key is gone.
-            for column, topics in (("reason", _PERSONAL_REASON), ("note", _PERSONAL_NOTE)):
-                marks = ", ".join("?" for _ in topics)
-                cur.execute(f"UPDATE rm_history SET {column} = ? WHERE employee_id = ? "
-                            f"AND {column} IS NOT NULL AND topic IN ({marks})",
-                            [SHREDDED, employee_id, *topics])
-        self._shredded = []
 
     def discard(self) -> None:
         self.rows.discard()
         self.keys.discard()
-        self._shredded = []
 
     def _add(self, event: LogEvent, employee_id: str, evaluation_id: str | None, *,
              seq: int = 0, giver_ref: str | None = None) -> None:

@@ -32,7 +32,8 @@ from domain.values import BerakhlakValue, FeedbackSource, Predikat
 from projections.base import loads
 from projections.catalog import NAMES, TRACKING, create_tables
 from projections.db import Cursor, Database
-from projections.decoding import EventDecoder, utc_text
+from projections.decoding import PERSONAL, EventDecoder, utc_text
+from projections.history import NOTE_FIELDS, REASON_FIELDS
 
 #: Maps log positions to (ledger_index, leaf_hash hex); provided by the Merkle ledger.
 LeafLookup = Callable[[list[int]], dict[int, tuple[int, str]]]
@@ -47,7 +48,8 @@ _SCORE_COLUMNS = (
     "evaluation_id", "valid_from", "employee_id", "unit", "period", "cycle_id",
     "starts_on", "ends_on", "status", "hasil_kerja", "perilaku_kerja", "predikat",
     "result_source", "result_position", "delivered_on", "delivered_by", "rubric_id",
-    "rubric_version", "perilaku_suggestion", "departure_reason", "feedback_at_delivery",
+    "rubric_version", "delivered_position", "perilaku_suggestion", "departure_reason",
+    "feedback_at_delivery",
     "appeal_id", "appeal_status", "appeal_outcome", "appeal_due", "started_position")
 _ITEM_COLUMNS = (
     "valid_from", "item_id", "kind", "aspect", "indicator", "unit_of_measure", "supports",
@@ -148,6 +150,7 @@ class ReadModels:
         self.db = db
         self.app = app
         self._decoder: EventDecoder | None = None
+        self._opener: EventDecoder | None = None
         create_tables(db)
 
     # --- positions -------------------------------------------------------------------
@@ -311,6 +314,7 @@ class ReadModels:
             if row is None:
                 return None
             feedback = self._feedback(cur, row["employee_id"], row["period"], position)
+        self._open_score_texts(row, [])
         return {**_summary(row, row["last_position"]), "starts_on": row["starts_on"],
                 "ends_on": row["ends_on"],
                 "items": [_item(i) for i in row["items"]],
@@ -363,6 +367,7 @@ class ReadModels:
                     inputs.setdefault(reference_position, {
                         "position": reference_position,
                         "topic": "kinerja.cycle.reopened.v1", "role": "reopening"})
+        self._open_score_texts(row, changes)
         ordered = [inputs[p] for p in sorted(inputs)]
         leaves = leaf_lookup(list(sorted(inputs))) if leaf_lookup else {}
         for entry in ordered:
@@ -416,6 +421,14 @@ class ReadModels:
             row["change"] = loads(row["change"])
             entries.append({k: row[k] for k in _HISTORY_COLUMNS
                             if k not in ("seq", "employee_id")})
+        sealed = [e for e in entries if PERSONAL in (e["reason"], e["note"])]
+        opened = self._opened({e["position"] for e in sealed})
+        for entry in sealed:
+            data = opened.get(entry["position"], {})
+            for column, fields in (("reason", REASON_FIELDS), ("note", NOTE_FIELDS)):
+                if entry[column] == PERSONAL:
+                    entry[column] = next((data[f] for f in fields if data.get(f) is not None),
+                                         None)
         return {"employee_id": str(employee_id), "entries": entries,
                 "next_cursor": (encode_cursor([rows[-1]["position"], rows[-1]["seq"]],
                                               position) if more else None),
@@ -475,6 +488,44 @@ class ReadModels:
                 "next_cursor": encode_cursor(items[-1]["position"], position) if more else None,
                 "as_of": {"position": position}}
 
+    # --- personal text, opened from the events -----------------------------------------
+
+    def _opened(self, positions: set[int]) -> dict[int, dict[str, Any]]:
+        """The events at these positions with their personal fields opened (`[dihapus]`
+        once shredded); nothing without the application. Called outside any read-model
+        transaction: opening may read the key store in the same database."""
+        if self.app is None or not positions:
+            return {}
+        if self._opener is None:
+            self._opener = EventDecoder(self.app, open_personal=True)
+        found = {}
+        for position in sorted(positions):
+            notifications = self.app.recorder.select_notifications(position, 1)
+            if notifications and notifications[0].id == position:
+                found[position] = self._opener.decode_one(notifications[0]).data
+        return found
+
+    def _open_score_texts(self, row: dict[str, Any], changes: list[dict[str, Any]]) -> None:
+        """Replace the read models' PERSONAL markers in an evaluation with the texts."""
+        wanted = {i["rated_position"] for i in row["items"]
+                  if i["override_reason"] == PERSONAL}
+        if row["departure_reason"] == PERSONAL:
+            wanted.add(row["delivered_position"])
+        wanted.update(c["position"] for c in changes if c["reason"] == PERSONAL)
+        if not wanted:
+            return
+        opened = self._opened(wanted)
+        row["items"] = [
+            {**i, "override_reason": opened.get(i["rated_position"], {}).get(
+                "override_reason")} if i["override_reason"] == PERSONAL else i
+            for i in row["items"]]
+        if row["departure_reason"] == PERSONAL:
+            row["departure_reason"] = opened.get(row["delivered_position"], {}).get(
+                "departure_reason")
+        for change in changes:
+            if change["reason"] == PERSONAL:
+                change["reason"] = opened.get(change["position"], {}).get("reason")
+
     # --- the raw log -----------------------------------------------------------------
 
     def events(self, after: int = 0, limit: int = 100) -> dict[str, Any]:
@@ -488,7 +539,7 @@ class ReadModels:
             raise InvalidValue("after is a log position, zero or more")
         size = _limit(limit, 1000)
         if self._decoder is None:
-            self._decoder = EventDecoder(self.app)
+            self._decoder = EventDecoder(self.app, open_personal=True)
         notifications = self.app.recorder.select_notifications(after + 1, size)
         items = []
         for event in self._decoder.decode(notifications):

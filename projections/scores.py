@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from domain.personal_data import SHREDDED
 from projections.base import (
     Appended,
     Projection,
@@ -21,7 +20,6 @@ from projections.decoding import LogEvent
 
 EVALUATION = "kinerja.evaluation."
 APPEAL = "kinerja.appeal."
-SHREDDING = "kinerja.employee.personal-data-shredded.v1"
 PERILAKU_RATED = EVALUATION + "perilaku-rated.v1"
 ITEM_TOPICS = frozenset(EVALUATION + t for t in (
     "item-planned.v1", "realisation-recorded.v1", "item-rated.v1"))
@@ -43,6 +41,7 @@ SCORES = Table(
         ("result_position", "BIGINT"),
         ("delivered_on", "TEXT"),
         ("delivered_by", "TEXT"),
+        ("delivered_position", "BIGINT"),
         ("rubric_id", "TEXT NOT NULL"),
         ("rubric_version", "INTEGER NOT NULL"),
         ("perilaku_suggestion", "TEXT"),
@@ -133,8 +132,6 @@ class ScoresProjection(Projection):
         self.scope = Appended(SCOPE)
         #: appeal id -> evaluation id, for appeal events after the filing.
         self._appeals: dict[str, str] = {}
-        #: Employees whose personal data was shredded in this batch.
-        self._shredded: list[str] = []
         e = EVALUATION
         self.handlers = {
             e + "started.v1": self.evaluation_started,
@@ -152,7 +149,6 @@ class ScoresProjection(Projection):
             APPEAL + "withdrawn.v1": self.appeal_withdrawn,
             "kinerja.feedback.given.v1": self.feedback_given,
             "kinerja.employee.rater-assigned.v1": self.rater_assigned,
-            SHREDDING: self.personal_data_shredded,
         }
 
     # --- batch plumbing ------------------------------------------------------------
@@ -197,9 +193,6 @@ class ScoresProjection(Projection):
         self.perilaku.flush(cur)
         self.feedback.flush(cur)
         self.scope.flush(cur)
-        for employee_id in self._shredded:
-            self._scrub(cur, employee_id)
-        self._shredded = []
 
     def discard(self) -> None:
         self.scores.discard()
@@ -208,30 +201,6 @@ class ScoresProjection(Projection):
         self.feedback.discard()
         self.scope.discard()
         self._appeals = {}
-        self._shredded = []
-
-    def _scrub(self, cur: Cursor, employee_id: str) -> None:
-        """Personal free text of a shredded person reads as SHREDDED in every version,
-        as a replay (which can no longer open it) would write it."""
-        cur.execute("UPDATE rm_scores SET departure_reason = ? WHERE employee_id = ? "
-                    "AND departure_reason IS NOT NULL", [SHREDDED, employee_id])
-        cur.execute("UPDATE rm_score_items SET override_reason = ? "
-                    "WHERE override_reason IS NOT NULL AND evaluation_id IN "
-                    "(SELECT DISTINCT evaluation_id FROM rm_scores WHERE employee_id = ?)",
-                    [SHREDDED, employee_id])
-        mine = set()
-        for key, row in list(self.scores.current.items()):
-            if row is not None and row["employee_id"] == employee_id:
-                mine.add(key)
-                if row["departure_reason"] is not None:
-                    self.scores.current[key] = {**row, "departure_reason": SHREDDED}
-        for key, row in list(self.items.current.items()):
-            if row is not None and row["override_reason"] is not None and \
-                    row["evaluation_id"] in mine:
-                self.items.current[key] = {**row, "override_reason": SHREDDED}
-        if not self.scores.complete:
-            # Items of evaluations not in the cache may be cached: drop them all.
-            self.items.drop_clean()
 
     def _change(self, event: LogEvent, evaluation_id: str | None = None,
                 **changes: Any) -> None:
@@ -257,7 +226,7 @@ class ScoresProjection(Projection):
             "starts_on": d["starts_on"], "ends_on": d["ends_on"], "status": "planning",
             "hasil_kerja": None, "perilaku_kerja": None, "predikat": None,
             "result_source": None, "result_position": None, "delivered_on": None,
-            "delivered_by": None, "rubric_id": d["rubric_id"],
+            "delivered_by": None, "delivered_position": None, "rubric_id": d["rubric_id"],
             "rubric_version": d["rubric_version"], "perilaku_suggestion": None,
             "departure_reason": None, "feedback_at_delivery": None, "appeal_id": None,
             "appeal_status": None, "appeal_outcome": None, "appeal_due": None,
@@ -309,6 +278,7 @@ class ScoresProjection(Projection):
                      perilaku_kerja=d["perilaku_kerja"], predikat=d["predikat"],
                      result_source="delivered", result_position=event.position,
                      delivered_on=d["delivered_on"], delivered_by=d["actor"],
+                     delivered_position=event.position,
                      perilaku_suggestion=d["perilaku_suggestion"],
                      departure_reason=d["departure_reason"],
                      feedback_at_delivery=dumps(d["feedback"]), appeal_due=d["appeal_due"],
@@ -348,9 +318,6 @@ class ScoresProjection(Projection):
             "employee_id": d["employee_id"], "period": d["period"], "source": d["source"],
             "giver_ref": d["giver_ref"], "score": d["score"], "value": d.get("value"),
             "channel": d.get("channel")})
-
-    def personal_data_shredded(self, event: LogEvent) -> None:
-        self._shredded.append(event.originator_id)
 
     def rater_assigned(self, event: LogEvent) -> None:
         d = event.data

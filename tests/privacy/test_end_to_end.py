@@ -132,10 +132,6 @@ def test_forget_reaches_every_read_model_every_answer_and_the_ledger_still_verif
     assert verified.stdout.startswith("ok")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "read models keep personal free text decrypted in the same database; after the "
-    "shredding they are scrubbed row by row, but SQLite keeps the old bytes in free pages "
-    "and the WAL (PostgreSQL: dead tuples, WAL). See docs/privacy.md, 'Read models'."))
 def test_no_free_text_of_a_forgotten_person_survives_in_the_raw_sqlite_file(told_on_sqlite):
     settings, ledger, story, db = told_on_sqlite
     kinerja("forget", story.dewi, "--reason", REASON, "--actor", HR, "--yes")
