@@ -79,10 +79,13 @@ class Table:
         return tuple(statement.split(" IF NOT EXISTS ")[1].split()[0]
                      for statement in self.indexes)
 
-    def ddl(self) -> list[str]:
-        columns = ", ".join(f"{name} {kind}" for name, kind in self.columns)
+    def ddl(self, kind: str = "postgresql") -> list[str]:
+        """On SQLite the table is clustered on its primary key (WITHOUT ROWID): one
+        B-tree per table instead of a rowid table plus a key index."""
+        columns = ", ".join(f"{name} {kind_}" for name, kind_ in self.columns)
+        clustered = " WITHOUT ROWID" if kind == "sqlite" else ""
         return [f"CREATE TABLE IF NOT EXISTS {self.name} ({columns}, "
-                f"PRIMARY KEY ({', '.join(self.primary_key)}))", *self.indexes]
+                f"PRIMARY KEY ({', '.join(self.primary_key)})){clustered}", *self.indexes]
 
 
 def temporal_columns(key: Sequence[tuple[str, str]],
@@ -377,9 +380,9 @@ class Projection:
     #: Position this projection has applied (as last committed).
     position: int = 0
 
-    def create(self, cur: Cursor) -> None:
+    def create(self, cur: Cursor, kind: str = "postgresql") -> None:
         for table in self.tables:
-            for statement in table.ddl():
+            for statement in table.ddl(kind):
                 cur.execute(statement)
 
     def reset(self, cur: Cursor, *, drop_indexes: bool = False) -> None:

@@ -41,10 +41,10 @@ def make_projections(names: Iterable[str] | None = None) -> list[Projection]:
     return [_FACTORIES[n]() for n in chosen]
 
 
-def fingerprint(projection: Projection) -> str:
+def fingerprint(projection: Projection, kind: str = "postgresql") -> str:
     """Identifies the shape of a projection's tables: when it changes (a new version of
     the code), the old tables are dropped and the projection rebuilt from position 0."""
-    ddl = "\n".join(statement for table in projection.tables for statement in table.ddl())
+    ddl = "\n".join(statement for table in projection.tables for statement in table.ddl(kind))
     return hashlib.sha256(ddl.encode()).hexdigest()[:16]
 
 
@@ -54,7 +54,7 @@ def create_tables(db: Database, projections: Sequence[Projection] | None = None)
     position 0, so that it is rebuilt in the current shape."""
     projections = make_projections() if projections is None else projections
     wanted = {TRACKING} | {name for p in projections for name in _object_names(p)}
-    expected = {p.name: fingerprint(p) for p in projections}
+    expected = {p.name: fingerprint(p, db.kind) for p in projections}
     with db.transaction() as cur:
         if wanted <= _existing_objects(cur, db.kind) and _has_fingerprints(cur, db.kind):
             cur.execute(f"SELECT projection, fingerprint FROM {TRACKING}")
@@ -76,7 +76,7 @@ def create_tables(db: Database, projections: Sequence[Projection] | None = None)
                     cur.execute(f"DROP TABLE IF EXISTS {table.name}")
                 cur.execute(f"UPDATE {TRACKING} SET position = 0, fingerprint = ? "
                             "WHERE projection = ?", [expected[name], name])
-            projection.create(cur)
+            projection.create(cur, db.kind)
             cur.execute(f"INSERT INTO {TRACKING} (projection, position, fingerprint) "
                         "VALUES (?, 0, ?) ON CONFLICT (projection) DO NOTHING",
                         [name, expected[name]])
