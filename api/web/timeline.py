@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from markupsafe import Markup, escape as e
+from markupsafe import Markup
+from markupsafe import escape as e
 
 from api.web.i18n import Translator
+
 
 def timeline_mark(entry: Mapping[str, Any]) -> str | None:
     """The mark a row carries: the read model's (override, correction, calibration,
