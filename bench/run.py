@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -39,7 +40,8 @@ def _format(value: float) -> str:
     return f"{value:.2f}"
 
 
-def render(figures: list[Figure], problems: list[str], seconds: float, quick: bool) -> str:
+def render(figures: list[Figure], problems: list[str], seconds: float, quick: bool,
+           load: tuple[float, float]) -> str:
     lines = [
         "# Performance",
         "",
@@ -47,7 +49,8 @@ def render(figures: list[Figure], problems: list[str], seconds: float, quick: bo
         f"({'quick sizes' if quick else 'full sizes'}), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
         f"in {seconds / 60:.1f} minutes.",
         "",
-        f"**Machine:** {machine_description()}.",
+        f"**Machine:** {machine_description()}. Load average (1 min) {load[0]:.1f} when the "
+        f"run began and {load[1]:.1f} when it ended: above 2, other work shared the cores.",
         "",
         "Every figure stands beside a baseline measured in the same run; the ratio is the "
         "figure to read. Targets are the issues' (as ratios to their baselines).",
@@ -81,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPORT)
     args = parser.parse_args(argv)
     began = time.perf_counter()
+    load_before = os.getloadavg()[0]
     figures: list[Figure] = []
     problems: list[str] = []
     for name in args.only or list(BENCHMARKS):
@@ -98,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as error:  # noqa: BLE001 - one failing benchmark must not hide the rest
             traceback.print_exc()
             problems.append(f"{name}: failed with {type(error).__name__}: {error}")
-    report = render(figures, problems, time.perf_counter() - began, args.quick)
+    report = render(figures, problems, time.perf_counter() - began, args.quick,
+                    (load_before, os.getloadavg()[0]))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report + "\n", encoding="utf-8")
     print(report)
