@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -20,32 +19,15 @@ from bench import baselines
 from bench.common import (
     POSTGRES_URL,
     Figure,
+    free_port,
     run_concurrently,
     scratch_dir,
     scratch_schema,
+    wait_for_http,
 )
 
 SECTION = "API (PostgreSQL, demo loaded)"
 KINERJA = str(Path(sys.executable).parent / "kinerja")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer")
 
 
 def _load(clients: int, seconds: float, request: Callable[[httpx.Client, int], None]):
@@ -78,7 +60,7 @@ def run(quick: bool) -> list[Figure]:
         token = subprocess.run([KINERJA, "token", "--actor", "inspektorat:bench", "--role",
                                 "inspector"], env=env, check=True, capture_output=True,
                                text=True).stdout.strip()
-        api_port, bare_port = _free_port(), _free_port()
+        api_port, bare_port = free_port(), free_port()
         api = subprocess.Popen([KINERJA, "serve", "--port", str(api_port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         bare = subprocess.Popen([sys.executable, "-m", "bench.bare_api", str(bare_port),
@@ -86,8 +68,8 @@ def run(quick: bool) -> list[Figure]:
                                 stderr=subprocess.DEVNULL)
         try:
             api_url, bare_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
-            _wait(f"{api_url}/healthz", api)
-            _wait(f"{bare_url}/docs", bare)
+            wait_for_http(f"{api_url}/healthz", api)
+            wait_for_http(f"{bare_url}/docs", bare)
             auth = {"Authorization": f"Bearer {token}"}
             page = httpx.get(f"{api_url}/v1/evaluations?limit=200", headers=auth,
                              timeout=30).json()["items"]

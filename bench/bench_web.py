@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,32 +23,20 @@ from urllib.parse import quote
 
 import httpx
 
-from bench.common import POSTGRES_URL, Figure, run_concurrently, scratch_dir, scratch_schema
+from bench.common import (
+    POSTGRES_URL,
+    Figure,
+    free_port,
+    run_concurrently,
+    scratch_dir,
+    scratch_schema,
+    wait_for_http,
+)
 
 SECTION = "Web view (PostgreSQL, demo at 200 employees)"
 KINERJA = str(Path(sys.executable).parent / "kinerja")
 TARGET_MS = 200.0  # issue 9: pages answer in under 200 ms
 EMPLOYEES = 200
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer")
 
 
 def _settled(api_url: str, auth: dict[str, str], seconds: float = 300) -> None:
@@ -97,7 +84,7 @@ def run(quick: bool) -> list[Figure]:
         token = subprocess.run([KINERJA, "token", "--actor", "inspektorat:bench", "--role",
                                 "inspector"], env=env, check=True, capture_output=True,
                                text=True).stdout.strip()
-        api_port, bare_port = _free_port(), _free_port()
+        api_port, bare_port = free_port(), free_port()
         api = subprocess.Popen([KINERJA, "serve", "--port", str(api_port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         bare = subprocess.Popen([sys.executable, "-m", "bench.bench_web", "--bare",
@@ -105,8 +92,8 @@ def run(quick: bool) -> list[Figure]:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             api_url, bare_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
-            _wait(f"{api_url}/healthz", api)
-            _wait(f"{bare_url}/healthz", bare)
+            wait_for_http(f"{api_url}/healthz", api)
+            wait_for_http(f"{bare_url}/healthz", bare)
             auth = {"Authorization": f"Bearer {token}"}
             _settled(api_url, auth)
             login = httpx.post(f"{api_url}/ui/login", data={"token": token},
