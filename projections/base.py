@@ -11,8 +11,9 @@ Three kinds of table:
 - temporal (`Versioned`): one row per version of a thing, `valid_from` the position that
   made it, `valid_to` the position that replaced it (NULL while current); as of p means
   `valid_from <= p AND (valid_to IS NULL OR valid_to > p)`.
-- working state (`Keyed`): the current value only, for a projection's own lookups while
-  applying (never queried, never part of a digest).
+- keyed (`Keyed`): the current value of each key only, upserted. Mostly a projection's
+  working state for its own lookups while applying (`content=False`: never queried,
+  never part of a digest).
 
 Rows are cached between batches (they are only ever changed by this projection). After a
 failed batch, or when another process moved the tracking position, the cache is dropped.

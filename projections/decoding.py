@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from enum import Enum
@@ -221,9 +221,3 @@ class EventDecoder:
         return LogEvent(notification.id, notification.topic, str(notification.originator_id),
                         notification.originator_version, data)
 
-
-def read_events(app: Any, decoder: EventDecoder, after: int, limit: int,
-                stop: int | None = None) -> Sequence[LogEvent]:
-    """Up to `limit` events after position `after` (and at most `stop`), in log order."""
-    notifications = app.recorder.select_notifications(after + 1, limit, stop=stop)
-    return decoder.decode(notifications)
