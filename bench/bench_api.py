@@ -5,19 +5,18 @@ from one raw psycopg SELECT, served and loaded the same way in the same run."""
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 
 from bench import baselines
 from bench.common import (
-    POSTGRES_URL,
+    KINERJA,
+    load_demo_store,
+    mint_token,
     Figure,
     free_port,
     run_concurrently,
@@ -27,7 +26,6 @@ from bench.common import (
 )
 
 SECTION = "API (PostgreSQL, demo loaded)"
-KINERJA = str(Path(sys.executable).parent / "kinerja")
 
 
 def _load(clients: int, seconds: float, request: Callable[[httpx.Client, int], None]):
@@ -51,15 +49,8 @@ def run(quick: bool) -> list[Figure]:
     seconds = 3.0 if quick else 10.0
     figures: list[Figure] = []
     with scratch_schema("bench_api") as schema, scratch_dir() as folder:
-        env = {**os.environ, "KINERJA_DATABASE_URL": f"{POSTGRES_URL}?schema={schema}",
-               "KINERJA_DATA_DIR": str(folder / "data")}
-        began = time.perf_counter()
-        subprocess.run([KINERJA, "demo", "--employees", str(employees), "--months",
-                        str(months)], env=env, check=True, capture_output=True)
-        load_seconds = time.perf_counter() - began
-        token = subprocess.run([KINERJA, "token", "--actor", "inspektorat:bench", "--role",
-                                "inspector"], env=env, check=True, capture_output=True,
-                               text=True).stdout.strip()
+        env, load_seconds = load_demo_store(schema, folder, employees, months)
+        token = mint_token(env, "inspektorat:bench", "inspector")
         api_port, bare_port = free_port(), free_port()
         api = subprocess.Popen([KINERJA, "serve", "--port", str(api_port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -106,9 +97,7 @@ def run(quick: bool) -> list[Figure]:
                                           base.per_second))
             # Writes over HTTP at 32 clients, against raw plain inserts from 32 clients.
             plain_32 = baselines.raw_plain_inserts(32, seconds)
-            writer = subprocess.run([KINERJA, "token", "--actor", "kanal:bench", "--role",
-                                     "citizen_channel"], env=env, check=True,
-                                    capture_output=True, text=True).stdout.strip()
+            writer = mint_token(env, "kanal:bench", "citizen_channel")
             employee_ids = sorted({item["employee_id"] for item in page})
 
             def feedback(client: httpx.Client, n: int) -> None:

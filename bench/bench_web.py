@@ -13,17 +13,18 @@ session; p50 and p99 are over every request of the run. The issue's target is ab
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 
 from bench.common import (
+    KINERJA,
+    load_demo_store,
+    mint_token,
     POSTGRES_URL,
     Figure,
     free_port,
@@ -34,7 +35,6 @@ from bench.common import (
 )
 
 SECTION = "Web view (PostgreSQL, demo at 200 employees)"
-KINERJA = str(Path(sys.executable).parent / "kinerja")
 TARGET_MS = 200.0  # issue 9: pages answer in under 200 ms
 EMPLOYEES = 200
 
@@ -75,15 +75,8 @@ def run(quick: bool) -> list[Figure]:
     seconds = 4.0 if quick else 15.0
     figures: list[Figure] = []
     with scratch_schema("bench_web") as schema, scratch_dir() as folder:
-        env = {**os.environ, "KINERJA_DATABASE_URL": f"{POSTGRES_URL}?schema={schema}",
-               "KINERJA_DATA_DIR": str(folder / "data")}
-        began = time.perf_counter()
-        subprocess.run([KINERJA, "demo", "--employees", str(EMPLOYEES), "--months",
-                        str(months)], env=env, check=True, capture_output=True)
-        load_seconds = time.perf_counter() - began
-        token = subprocess.run([KINERJA, "token", "--actor", "inspektorat:bench", "--role",
-                                "inspector"], env=env, check=True, capture_output=True,
-                               text=True).stdout.strip()
+        env, load_seconds = load_demo_store(schema, folder, EMPLOYEES, months)
+        token = mint_token(env, "inspektorat:bench", "inspector")
         api_port, bare_port = free_port(), free_port()
         api = subprocess.Popen([KINERJA, "serve", "--port", str(api_port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

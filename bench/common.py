@@ -8,6 +8,7 @@ import platform
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+KINERJA = str(Path(sys.executable).parent / "kinerja")
 POSTGRES_URL = os.environ.get("KINERJA_BENCH_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -137,6 +139,23 @@ def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 120) -> 
             pass
         time.sleep(0.5)
     raise RuntimeError(f"{url} did not answer")
+
+
+def load_demo_store(schema: str, folder: Path, employees: int,
+                    months: int) -> tuple[dict[str, str], float]:
+    """Environment of a fresh demo store in `schema` (data folder under `folder`), and the
+    seconds `kinerja demo` took to fill it."""
+    env = {**os.environ, "KINERJA_DATABASE_URL": f"{POSTGRES_URL}?schema={schema}",
+           "KINERJA_DATA_DIR": str(folder / "data")}
+    began = time.perf_counter()
+    subprocess.run([KINERJA, "demo", "--employees", str(employees), "--months", str(months)],
+                   env=env, check=True, capture_output=True)
+    return env, time.perf_counter() - began
+
+
+def mint_token(env: dict[str, str], actor: str, role: str) -> str:
+    return subprocess.run([KINERJA, "token", "--actor", actor, "--role", role], env=env,
+                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 def machine_description() -> str:
