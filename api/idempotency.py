@@ -135,6 +135,11 @@ class ClaimRegistry:
             for key in [k for k, (_, c) in self._entries.items() if c is claim]:
                 del self._entries[key]
 
+    def tags_any(self, events: Sequence[StoredEvent]) -> bool:
+        with self._lock:
+            return bool(self._entries) and any(
+                self._entries.get(id(event), (None,))[0] is event for event in events)
+
     def rows(self, events: Sequence[StoredEvent], ids: Sequence[int] | None
              ) -> list[tuple[Any, ...]]:
         """Key rows for the claims whose events are in this insert."""
@@ -171,19 +176,18 @@ class IdempotentSQLiteRecorder(GuardedSQLiteApplicationRecorder):
 class IdempotentPostgresRecorder(BinaryInsertPostgresApplicationRecorder):
     claims: ClaimRegistry | None = None
 
-    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
-                                       **kwargs: Any) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+    def _has_rows_beside(self, stored_events: Sequence[StoredEvent]) -> bool:
+        return self.claims is not None and self.claims.tags_any(stored_events)
+
+    def _insert_rows_beside(self, conn: Any, stored_events: Sequence[StoredEvent],
+                            ids: Sequence[int]) -> None:
         rows = self.claims.rows(stored_events, ids) if self.claims is not None else []
         if rows:
             statement = SQL("INSERT INTO {}.{} (" + _COLUMNS + ") VALUES "
                             "(%s, %s, %s, %s, %s, %s, %s)").format(
                 Identifier(self.datastore.schema), Identifier(TABLE))
-            # The nested pipeline block syncs on exit, so a duplicate key is raised here,
-            # inside the recorder's error translation, and rolls the events back.
-            with curs.connection.pipeline():
-                curs.executemany(statement, rows)
-        return ids
+            with conn.cursor() as cursor:
+                cursor.executemany(statement, rows)
 
 
 def recorder_env(library_env: dict[str, str]) -> dict[str, str]:

@@ -1,11 +1,17 @@
 """The library's PostgreSQL application recorder, with a cheaper insert.
 
-The library sends new events as one array of a composite type, which psycopg dumps as
-text: every state byte is escaped in Python (a regular-expression pass per event), the
-largest Python cost of a write. Here the same INSERT ... SELECT FROM unnest(...) takes
-four arrays in binary form instead. Same table, same rows, same order, same RETURNING of
-notification ids: the storage format, the notification log and the library's own tools
-are unchanged.
+The library writes new events in a pipelined transaction of five statements (lock timeout,
+table lock, NOTIFY, INSERT of one array of a composite type, COMMIT), and psycopg dumps
+that composite array as text: every state byte is escaped in Python. Here one call of a
+server-side function does the same work in one round trip: it takes the events as four
+binary arrays, sets the same lock timeout, takes the same EXCLUSIVE table lock, sends the
+same NOTIFY, inserts the same rows in the same order and returns their notification ids,
+then checks the command's read-version guards, all in the statement's own transaction.
+Same table, same rows: the storage format, the notification log and the library's own
+tools are unchanged.
+
+Subclasses that must write rows of their own beside the events (idempotency keys) say so
+in `_rows_beside` and get an explicit transaction around the call.
 """
 
 from __future__ import annotations
@@ -13,63 +19,81 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg.sql import SQL, Identifier
+from eventsourcing.utils import retry
+from psycopg.sql import SQL, Identifier, Literal
 
 
 class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.insert_events_statement = SQL(
-            "INSERT INTO {schema}.{table} AS t "
-            "(originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
-            "RETURNING notification_id"
-        ).format(schema=Identifier(self.datastore.schema),
-                 table=Identifier(self.events_table_name))
-        # Read-version guards (api/recorders.py) fail inside the server, as a
-        # unique_violation, so the transaction aborts exactly as for a version conflict.
+        schema = Identifier(self.datastore.schema)
+        table = Identifier(self.events_table_name)
+        function = Identifier(f"{self.events_table_name}_insert")
+        # The table lock makes notification ids follow commit order (a reader tailing the
+        # log, such as the projection runner or the Merkle ledger, would otherwise pass
+        # over an id that commits after a higher one), exactly as the library's insert.
+        # Guards are checked after the insert, so that a neighbour in the same batch that
+        # moved a guarded aggregate counts; they fail as a unique_violation, so the
+        # statement aborts exactly as for a version conflict.
         self.sql_create_statements.append(SQL(
-            "CREATE OR REPLACE FUNCTION {schema}.{function}(ids uuid[], versions bigint[]) "
-            "RETURNS void LANGUAGE plpgsql AS $$ DECLARE i int; latest bigint; BEGIN "
-            "FOR i IN 1 .. coalesce(array_length(ids, 1), 0) LOOP "
+            "CREATE OR REPLACE FUNCTION {schema}.{function}("
+            "ids uuid[], versions bigint[], topics text[], states bytea[], "
+            "guard_ids uuid[], guard_versions bigint[]) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $$ "
+            "DECLARE i int; latest bigint; BEGIN "
+            "PERFORM set_config('lock_timeout', {lock_timeout}, true); "
+            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "NOTIFY {channel}; "
+            "RETURN QUERY INSERT INTO {schema}.{table} AS t "
+            "(originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(ids, versions, topics, states) "
+            "RETURNING t.notification_id; "
+            "FOR i IN 1 .. coalesce(array_length(guard_ids, 1), 0) LOOP "
             "SELECT max(originator_version) INTO latest FROM {schema}.{table} "
-            "WHERE originator_id = ids[i]; "
-            "IF coalesce(latest, 0) <> versions[i] THEN RAISE EXCEPTION "
-            "'aggregate % moved from version % to %', ids[i], versions[i], latest "
-            "USING ERRCODE = 'unique_violation'; END IF; END LOOP; END $$"
-        ).format(schema=Identifier(self.datastore.schema),
-                 function=Identifier(f"{self.events_table_name}_check_versions"),
-                 table=Identifier(self.events_table_name)))
-        self._check_versions_statement = SQL("SELECT {schema}.{function}(%s, %s)").format(
-            schema=Identifier(self.datastore.schema),
-            function=Identifier(f"{self.events_table_name}_check_versions"))
+            "WHERE originator_id = guard_ids[i]; "
+            "IF coalesce(latest, 0) <> guard_versions[i] THEN RAISE EXCEPTION "
+            "'aggregate % moved from version % to %', guard_ids[i], guard_versions[i], "
+            "latest USING ERRCODE = 'unique_violation'; END IF; END LOOP; END $$"
+        ).format(schema=schema, function=function, table=table,
+                 channel=Identifier(self.channel_name),
+                 lock_timeout=Literal(f"{self.datastore.lock_timeout}s")))
+        self._insert_call = SQL(
+            "SELECT n FROM {schema}.{function}(%b::uuid[], %b::bigint[], %b::text[], "
+            "%b::bytea[], %b::uuid[], %b::bigint[]) AS n"
+        ).format(schema=schema, function=function)
 
-    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent],
-                              **kwargs: Any) -> None:
-        # Keep what the library's method does before inserting: the EXCLUSIVE table lock,
-        # so that notification ids are issued in commit order (a reader tailing the log,
-        # such as the projection runner or the Merkle ledger, would otherwise pass over an
-        # id that commits after a higher one), and the NOTIFY that wakes subscribers.
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        curs.execute(self.insert_events_statement, (
+    # The library retries its insert on a lost connection; so does this one.
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        guards = list(kwargs.get("guards") or ())
+        params = (
             [e.originator_id for e in stored_events],
             [e.originator_version for e in stored_events],
             [e.topic for e in stored_events],
             [e.state for e in stored_events],
-        # Never prepared: a statement prepared inside a pipeline that then fails (a
-        # version conflict) is lost on the server while psycopg still believes it exists.
-        ), prepare=False)
-        guards = list(kwargs.get("guards") or ())
-        if guards:
-            # After the insert, so that a neighbour in the same batch that moved a guarded
-            # aggregate counts; on its own cursor, so the INSERT's RETURNING stays readable.
-            with curs.connection.cursor() as check:
-                check.execute(self._check_versions_statement,
-                              ([g[0] for g in guards], [g[1] for g in guards]),
-                              prepare=False)
+            [g[0] for g in guards],
+            [g[1] for g in guards],
+        )
+        with self.datastore.get_connection() as conn:
+            if not self._has_rows_beside(stored_events):
+                # Autocommit: the call is its own transaction, one round trip in all.
+                return [row["n"] for row in conn.execute(self._insert_call, params)]
+            with conn.transaction():
+                ids = [row["n"] for row in conn.execute(self._insert_call, params)]
+                self._insert_rows_beside(conn, stored_events, ids)
+                return ids
 
+    def _has_rows_beside(self, stored_events: Sequence[StoredEvent]) -> bool:
+        """True if `_insert_rows_beside` has rows to write in the events' transaction."""
+        return False
+
+    def _insert_rows_beside(self, conn: Any, stored_events: Sequence[StoredEvent],
+                            ids: Sequence[int]) -> None:
+        """Write rows that must commit (or roll back) with these events."""
 
 RECORDER_TOPIC = f"{__name__}:{BinaryInsertPostgresApplicationRecorder.__name__}"
