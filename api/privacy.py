@@ -299,8 +299,9 @@ class KeyStore:
 
     def _key(self, key_id: str) -> tuple[AESGCM | None, bytes | None]:
         now = time.monotonic()
-        with self._lock:
-            cached = self._by_id.get(key_id)
+        # Cache reads take no lock: a dict lookup is atomic, and a lock taken on every
+        # command makes concurrent callers queue behind whichever holds the interpreter.
+        cached = self._by_id.get(key_id)
         if cached is not None and now - cached[2] < self._cache_seconds:
             return cached[0], cached[1]
         with self._db.transaction() as cursor:
@@ -339,8 +340,7 @@ class KeyStore:
         """The live data key of `subject`, created on first need. Raises
         PersonalDataForgotten when that key was shredded."""
         now = time.monotonic()
-        with self._lock:
-            cached = self._by_subject.get((kind, subject))
+        cached = self._by_subject.get((kind, subject))  # lock-free read, as in _key
         if cached is not None and now - cached[1] < self._cache_seconds:
             aead, raw = self._key(cached[0])
             if aead is not None and raw is not None:
@@ -584,11 +584,11 @@ class PersonalDataMapper(Mapper[UUID]):
 
     def _stream_subject(self, originator_id: Any) -> str:
         key = str(originator_id)
-        with self._streams_lock:
-            subject = self._streams.get(key)
-            if subject is not None:
-                self._streams.move_to_end(key)
-                return subject
+        # A lock-free read (as in KeyStore._key), so the cache evicts oldest-first rather
+        # than least-recently-used; a stream evicted while in use is read again once.
+        subject = self._streams.get(key)
+        if subject is not None:
+            return subject
         first = self._recorder().select_events(originator_id, lte=1, limit=1)
         if not first or first[0].topic not in STREAM_SUBJECTS:
             raise LookupError(f"cannot tell whose personal data stream {originator_id} "
@@ -740,8 +740,8 @@ class PersonalDataVault:
         first, last = self.retention.pseudonym_epoch(day)
         key_id, _, raw = self.keys.key_for_writing(
             PSEUDONYM, f"{channel}/{first.isoformat()}", active_until=last)
-        digest = hmac.new(raw, f"{channel}\x00{citizen}".encode(), hashlib.sha256)
-        return f"cit:{key_id}:{digest.hexdigest()[:32]}"
+        digest = hmac.digest(raw, f"{channel}\x00{citizen}".encode(), "sha256")
+        return f"cit:{key_id}:{digest.hex()[:32]}"
 
     def due(self, recorder: ApplicationRecorder, mapper: Mapper[UUID],
             today: date) -> list[DueKey]:
