@@ -17,6 +17,7 @@ committed. Log order is commit order, because one leader writes at a time.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +32,7 @@ class GroupCommitClosed(RuntimeError):
 
 
 class _Submission:
-    __slots__ = ("events", "guards", "ids", "error", "done")
+    __slots__ = ("events", "guards", "ids", "error", "done", "wake")
 
     def __init__(self, events: Sequence[StoredEvent], guards: Sequence[Any]) -> None:
         self.events = events
@@ -39,6 +40,11 @@ class _Submission:
         self.ids: Sequence[int] = ()
         self.error: BaseException | None = None
         self.done = False
+        # Held until its owner is to wake: answered, or made leader. One lock per caller,
+        # so a commit wakes exactly the callers it answered (a shared condition woke
+        # every waiting thread, and each woken thread queued for the interpreter lock).
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
 
 class GroupCommitter:
@@ -48,10 +54,12 @@ class GroupCommitter:
                  max_batch_events: int = MAX_BATCH_EVENTS) -> None:
         self._recorder = recorder
         self._max_batch_events = max_batch_events
-        self._condition = threading.Condition()
-        self._queue: list[_Submission] = []
+        self._mutex = threading.Lock()
+        self._queue: deque[_Submission] = deque()
         self._writing = False
         self._closed = False
+        self._idle = threading.Event()
+        self._idle.set()
         self.batches = 0
         self.submissions = 0
 
@@ -63,45 +71,57 @@ class GroupCommitter:
         if not events:
             return []
         submission = _Submission(events, guards)
-        with self._condition:
+        with self._mutex:
             if self._closed:
                 raise GroupCommitClosed("the ledger is closing; no more writes")
             self._queue.append(submission)
-            while not submission.done and self._writing:
-                self._condition.wait()
-            if not submission.done:
-                # Leader: nobody is writing and our submission is still queued.
-                self._writing = True
-                batch = self._take_batch()
-            else:
-                batch = []
-        if batch:
-            try:
-                self._write(batch)
-            finally:
-                with self._condition:
-                    self._writing = False
-                    self._condition.notify_all()
+            follow = self._writing
+            self._writing = True
+            self._idle.clear()
+        if follow:
+            # Woken when answered, or when the leader before us hands over to us.
+            submission.wake.acquire()
+        if not submission.done:
+            self._lead()
         if submission.error is not None:
             raise submission.error
         return submission.ids
+
+    def _lead(self) -> None:
+        """Write one batch (the leader's own submission is at its head), answer it, then
+        hand the lead to the first submission still queued, or stand down."""
+        successor: _Submission | None = None
+        with self._mutex:
+            batch = self._take_batch()
+        try:
+            self._write(batch)
+        finally:
+            with self._mutex:
+                if self._queue:
+                    successor = self._queue[0]
+                else:
+                    self._writing = False
+                    self._idle.set()
+            for answered in batch[1:]:
+                answered.wake.release()
+            if successor is not None:
+                successor.wake.release()
 
     def _take_batch(self) -> list[_Submission]:
         batch: list[_Submission] = []
         size = 0
         while self._queue and (not batch or size + len(self._queue[0].events)
                                <= self._max_batch_events):
-            submission = self._queue.pop(0)
+            submission = self._queue.popleft()
             batch.append(submission)
             size += len(submission.events)
         return batch
 
     def close(self) -> None:
         """Refuse new writes and wait (up to 30 s) for queued ones to be written."""
-        with self._condition:
+        with self._mutex:
             self._closed = True
-            self._condition.wait_for(lambda: not self._writing and not self._queue,
-                                     timeout=30)
+        self._idle.wait(timeout=30)
 
     def _write(self, batch: list[_Submission]) -> None:
         self.batches += 1
