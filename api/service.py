@@ -33,7 +33,7 @@ from api.group_commit import GroupCommitter
 from api.recorders import GuardedPOPOApplicationRecorder
 
 from domain.appeal import Appeal
-from domain.base import recording_clock
+from domain.base import LedgerAggregate, recording_clock
 from domain.cycle import PerformanceCycle, period_bounds
 from domain.employee import Employee
 from domain.errors import (
@@ -151,6 +151,25 @@ class AppraisalLedger(Application[UUID]):
                 topic=record.topic, state=record.state, id=notification_id))
             for event, record, notification_id in zip(domain_events, stored, ids, strict=True)
         ]
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's `save`, collecting our own aggregates' events directly: the
+        library tells aggregates from events by `isinstance` against typing Protocols,
+        which on Python 3.11 walks every attribute of the class on every call, and cost
+        a fifth of a command's Python time. Anything else goes the library's way."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, LedgerAggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            elif obj is not None:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # the library's deprecated hook, kept
+        return recordings
 
     def close(self) -> None:
         if self.committer is not None:
