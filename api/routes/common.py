@@ -59,7 +59,10 @@ class Runtime:
     leaf_lookup: Any = None
 
 
-def runtime(request: Request) -> Runtime:
+# The dependencies below do no I/O, so they are `async def`: FastAPI runs a plain `def`
+# dependency in its thread pool, a hop of two thread switches per dependency per request.
+
+async def runtime(request: Request) -> Runtime:
     return request.app.state.kinerja
 
 
@@ -68,7 +71,7 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 _bearer = HTTPBearer(auto_error=False, description="`kinerja token --actor ID --role ROLE`")
 
 
-def authenticate(rt: RuntimeDep, credentials: Annotated[
+async def authenticate(rt: RuntimeDep, credentials: Annotated[
         HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     if credentials is None:
         raise Unauthenticated("send `Authorization: Bearer <token>`")
@@ -79,6 +82,7 @@ Caller = Annotated[Principal, Depends(authenticate)]
 
 
 def roles(*allowed: Role) -> Callable[[Principal], Principal]:
+    """A check of the caller's roles: call it, or (through `role_dependency`) depend on it."""
     names = ", ".join(sorted(str(r) for r in allowed))
 
     def check(principal: Caller) -> Principal:
@@ -86,6 +90,14 @@ def roles(*allowed: Role) -> Callable[[Principal], Principal]:
             raise RoleNotPermitted(f"this needs one of the roles: {names}")
         return principal
     return check
+
+
+def role_dependency(*allowed: Role) -> Callable[..., Any]:
+    check = roles(*allowed)
+
+    async def dependency(principal: Caller) -> Principal:
+        return check(principal)
+    return dependency
 
 
 # --- commands ----------------------------------------------------------------------------
@@ -178,15 +190,16 @@ async def _command(request: Request, rt: RuntimeDep, principal: Caller,
     if idempotency_key is not None and not _KEY.match(idempotency_key):
         raise IdempotencyKeyInvalid(
             f"an Idempotency-Key is 1 to {MAX_KEY_LENGTH} visible ASCII characters")
-    raw = await request.body()
-    return Command(rt, principal, idempotency_key,
-                   fingerprint(request.method, request.url.path, raw), request.url.path)
+    # Only a keyed request is compared with an earlier one, so only it is fingerprinted.
+    print_ = ("" if idempotency_key is None else
+              fingerprint(request.method, request.url.path, await request.body()))
+    return Command(rt, principal, idempotency_key, print_, request.url.path)
 
 
 def command_for(*allowed: Role) -> Callable[..., Command]:
     check = roles(*allowed)
 
-    def dependency(command: Annotated[Command, Depends(_command)]) -> Command:
+    async def dependency(command: Annotated[Command, Depends(_command)]) -> Command:
         check(command.principal)
         return command
     return dependency
@@ -299,7 +312,7 @@ def _without_giver(data: Any) -> Any:
 def reader_for(*allowed: Role) -> Callable[..., Reader]:
     check = roles(*allowed)
 
-    def dependency(rt: RuntimeDep, principal: Caller) -> Reader:
+    async def dependency(rt: RuntimeDep, principal: Caller) -> Reader:
         check(principal)
         return Reader(rt, principal)
     return dependency

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import Principal, Role
 from api.routes import PROBLEM_RESPONSES
-from api.routes.common import Caller, roles
+from api.routes.common import Caller, role_dependency
 from api.settings import Settings
 from projections.ledger import Ledger, LedgerFollower
 
@@ -68,12 +68,12 @@ class ConsistencyProofOut(BaseModel):
     proof: list[Hex] = Field(description="RFC 9162 section 2.1.4 consistency proof.")
 
 
-def merkle_ledger(request: Request) -> Ledger:
+async def merkle_ledger(request: Request) -> Ledger:
     return request.app.state.merkle_ledger
 
 
 MerkleLedger = Annotated[Ledger, Depends(merkle_ledger)]
-LogReader = Annotated[Principal, Depends(roles(Role.ADMIN, Role.INSPECTOR))]
+LogReader = Annotated[Principal, Depends(role_dependency(Role.ADMIN, Role.INSPECTOR))]
 Size = Annotated[int | None, Query(ge=1, le=_MAX_INDEX,
                                    description="A published checkpoint's size; default the "
                                                "latest.")]
