@@ -65,13 +65,18 @@ class ProjectionRunner:
 
     def __init__(self, app: Any, db: Database, *, projections: Iterable[str] | None = None,
                  batch_size: int = DEFAULT_BATCH, on_progress: Progress | None = None,
-                 poll_interval: float = 0.2) -> None:
+                 poll_interval: float = 0.2, linger: float = 0.05) -> None:
         self.app = app
         self.db = db
         self.projections: list[Projection] = make_projections(projections)
         self.batch_size = batch_size
         self.on_progress = on_progress
         self.poll_interval = poll_interval
+        #: After a wake-up, how long the follower lets more events arrive before it
+        #: catches up. Under a stream of writes, one catch-up per commit costs more than
+        #: the events it projects; a reader who needs a position (`wait_for`) does not
+        #: wait for the follower, it applies the batch itself.
+        self.linger = linger
         self.decoder = EventDecoder(app)
         self.last_error: BaseException | None = None
         self._lock = threading.RLock()
@@ -315,6 +320,7 @@ class ProjectionRunner:
                     backoff = min(backoff * 2, 5.0)
                     continue
                 waiter()
+                self._stop.wait(self.linger)
         finally:
             close = getattr(waiter, "close", None)
             if close is not None:
