@@ -4,13 +4,19 @@ citizen-feedback ingestion, on PostgreSQL, beside raw psycopg references of the 
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Callable
 
 from api.settings import Settings
 from api.store import open_ledger
 from bench import baselines
-from bench.common import POSTGRES_URL, Figure, LoadResult, run_concurrently, scratch_schema
+from bench.common import (
+    POSTGRES_URL,
+    Figure,
+    LoadResult,
+    pinned_to_one_core,
+    run_concurrently,
+    scratch_schema,
+)
 from domain.values import FeedbackSource
 
 SECTION = "Write path (PostgreSQL)"
@@ -29,13 +35,14 @@ def _command_load(clients: int, seconds: float) -> tuple[LoadResult, int]:
         ledger = open_ledger(settings)
         try:
             employees = _world(ledger, 8)
-            counter = itertools.count()
-            lock = threading.Lock()
 
             def make(index: int) -> Callable[[], int]:
+                # Each caller numbers its own items: a shared counter behind a lock would
+                # make the callers queue on the harness rather than on the ledger.
+                numbers = itertools.count(index, clients)
+
                 def work() -> int:
-                    with lock:
-                        n = next(counter)
+                    n = next(numbers)
                     ledger.give_feedback(
                         employee_id=employees[n % len(employees)], period="2026-01",
                         source=FeedbackSource.CITIZEN, giver_ref=f"warga-{n}",
@@ -110,6 +117,17 @@ def run(quick: bool) -> list[Figure]:
                                   result.per_second, "/s",
                                   "CRUD UPDATE with audit trigger, 32 clients",
                                   crud_32.per_second))
+    # The same pair again with this process on one core (PostgreSQL keeps both): how a
+    # Python server is best deployed, one process per core. Both sides are pinned alike.
+    with pinned_to_one_core():
+        plain_32_pinned = baselines.raw_plain_inserts(32, seconds)
+        pinned, batches = _command_load(32, seconds)
+    figures.append(Figure(SECTION, "commands/s, 32 callers, in-process, pinned to one core",
+                          pinned.per_second, "/s",
+                          "raw plain single-row inserts, 32 clients, pinned alike",
+                          plain_32_pinned.per_second,
+                          note=(f"p50 {pinned.p50_ms:.1f} ms, p99 {pinned.p99_ms:.1f} ms; "
+                                f"{pinned.operations} commands in {batches} transactions")))
     bulk = _bulk_load(seconds, 1000)
     figures.append(Figure(SECTION, "bulk citizen feedback rows/s (1,000 per request)",
                           bulk.per_second, "/s", "raw batched inserts, 100 rows/txn",

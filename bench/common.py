@@ -210,3 +210,33 @@ def scratch_dir() -> Iterator[Path]:
 def connect(schema: str, autocommit: bool = False) -> psycopg.Connection:
     return psycopg.connect(POSTGRES_URL, autocommit=autocommit,
                            options=f"-c search_path={schema}")
+
+
+def http_load(url: str, clients: int, seconds: float, spec: dict) -> LoadResult:
+    """`clients` keep-alive connections sending the request `spec` describes (see
+    bench/http_load.py) for about `seconds`, from a separate lean process."""
+    import json
+
+    answer = subprocess.run([sys.executable, "-m", "bench.http_load", url, str(clients),
+                             str(seconds)], input=json.dumps(spec), capture_output=True,
+                            text=True, check=True, timeout=seconds + 120)
+    result = json.loads(answer.stdout)
+    if result["errors"]:
+        raise RuntimeError(f"{url} answered with errors: {result['errors']}")
+    return LoadResult(result["operations"], result["seconds"], result["latencies"])
+
+
+@contextmanager
+def pinned_to_one_core() -> Iterator[None]:
+    """Threads started inside run on one core only (they inherit the calling thread's
+    affinity). A Python process's threads share one interpreter lock; handing it between
+    threads on different cores costs far more than on one."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
