@@ -16,12 +16,14 @@ in `_rows_beside` and get an explicit transaction around the call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
+import psycopg
 from psycopg.sql import SQL, Identifier, Literal
 
 
@@ -70,15 +72,7 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
                       **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return []
-        guards = list(kwargs.get("guards") or ())
-        params = (
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [e.state for e in stored_events],
-            [g[0] for g in guards],
-            [g[1] for g in guards],
-        )
+        params = self._params(stored_events, kwargs.get("guards") or ())
         with self.datastore.get_connection() as conn:
             if not self._has_rows_beside(stored_events):
                 # Autocommit: the call is its own transaction, one round trip in all.
@@ -87,6 +81,50 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
                 ids = [row["n"] for row in conn.execute(self._insert_call, params)]
                 self._insert_rows_beside(conn, stored_events, ids)
                 return ids
+
+    # Not retried: the chunks are made once, by a generator the first attempt consumed.
+    def insert_event_stream(self, chunks: Iterable[Sequence[StoredEvent]]
+                            ) -> tuple[list[StoredEvent], list[int]]:
+        """Insert chunks of events in one transaction, sending each chunk as soon as it is
+        made, so the server inserts one chunk while the caller makes the next. Returns
+        the events and their notification ids, in order. Takes no guards."""
+        events: list[StoredEvent] = []
+        ids: list[int] = []
+        failure: Exception | None = None
+        with self.datastore.get_connection() as conn:
+            # As the library's insert: the server's refusals are held until the pipeline
+            # has ended, so psycopg does not warn about an aborted pipeline (the refused
+            # transaction ends in a rollback all the same). Anything else raised while the
+            # chunks are made (a refused item) leaves the block, and so rolls back.
+            with conn.pipeline() as pipeline, conn.transaction():
+                try:
+                    cursors = []
+                    for chunk in chunks:
+                        if chunk:
+                            events.extend(chunk)
+                            cursor = conn.cursor()
+                            cursor.execute(self._insert_call, self._params(chunk, ()))
+                            cursors.append(cursor)
+                    pipeline.sync()
+                    ids = [row["n"] for cursor in cursors for row in cursor.fetchall()]
+                    if self._has_rows_beside(events):
+                        self._insert_rows_beside(conn, events, ids)
+                        pipeline.sync()
+                except psycopg.Error as error:
+                    failure = error
+                    # A refusal that arrived before the sync leaves later commands aborted
+                    # until one: sync, so the block can end (in a rollback) normally.
+                    with contextlib.suppress(psycopg.Error):
+                        pipeline.sync()
+            if failure is not None:
+                raise failure
+        return events, ids
+
+    @staticmethod
+    def _params(events: Sequence[StoredEvent], guards: Sequence[Any]) -> tuple[list, ...]:
+        return ([e.originator_id for e in events], [e.originator_version for e in events],
+                [e.topic for e in events], [e.state for e in events],
+                [g[0] for g in guards], [g[1] for g in guards])
 
     def _has_rows_beside(self, stored_events: Sequence[StoredEvent]) -> bool:
         """True if `_insert_rows_beside` has rows to write in the events' transaction."""

@@ -32,7 +32,7 @@ import threading
 import time
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -731,17 +731,29 @@ class PersonalDataVault:
     def pseudonymise(self, channel: str, citizen_ref: str, day: date) -> str:
         """A keyed hash of a citizen's identifier: the same citizen on the same channel
         in the same key window gets the same pseudonym; nothing else links back."""
-        channel = (channel or "").strip()
-        citizen = unicodedata.normalize("NFC", (citizen_ref or "").strip())
-        if not channel:
-            raise InvalidValue("citizen feedback must name the channel it came through")
-        if not citizen:
-            raise InvalidValue("giver must not be empty")
+        return self.pseudonymiser(day)(channel, citizen_ref)
+
+    def pseudonymiser(self, day: date) -> Callable[[str, str], str]:
+        """`pseudonymise` for the many references of one batch on one day: each
+        channel's key is looked up once."""
         first, last = self.retention.pseudonym_epoch(day)
-        key_id, _, raw = self.keys.key_for_writing(
-            PSEUDONYM, f"{channel}/{first.isoformat()}", active_until=last)
-        digest = hmac.digest(raw, f"{channel}\x00{citizen}".encode(), "sha256")
-        return f"cit:{key_id}:{digest.hex()[:32]}"
+        keys: dict[str, tuple[str, bytes]] = {}
+
+        def pseudonym(channel: str, citizen_ref: str) -> str:
+            channel = (channel or "").strip()
+            citizen = unicodedata.normalize("NFC", (citizen_ref or "").strip())
+            if not channel:
+                raise InvalidValue("citizen feedback must name the channel it came through")
+            if not citizen:
+                raise InvalidValue("giver must not be empty")
+            key = keys.get(channel)
+            if key is None:
+                key_id, _, raw = self.keys.key_for_writing(
+                    PSEUDONYM, f"{channel}/{first.isoformat()}", active_until=last)
+                key = keys[channel] = (key_id, raw)
+            digest = hmac.digest(key[1], f"{channel}\x00{citizen}".encode(), "sha256")
+            return f"cit:{key[0]}:{digest.hex()[:32]}"
+        return pseudonym
 
     def due(self, recorder: ApplicationRecorder, mapper: Mapper[UUID],
             today: date) -> list[DueKey]:
@@ -862,17 +874,18 @@ class ProtectedLedger(AppraisalLedger):
         finally:
             self.vault.close()
 
-    def give_feedback_batch(self, items: Sequence[dict[str, Any]], *, actor: str) -> Written:
-        """Citizen references are replaced by pseudonyms before anything is decided, so
-        the raw reference never reaches an event."""
-        today = self.clock().date()
-        pseudonymised = []
-        for item in items:
-            if str(item.get("source")) == FeedbackSource.CITIZEN:
-                item = {**item, "giver_ref": self.vault.pseudonymise(
-                    item.get("channel") or "", item.get("giver_ref") or "", today)}
-            pseudonymised.append(item)
-        return super().give_feedback_batch(pseudonymised, actor=actor)
+    def _feedback_preparer(self, at: datetime
+                           ) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
+        """A citizen's reference is replaced by a pseudonym before the item is decided,
+        so the raw reference never reaches an event."""
+        pseudonym = self.vault.pseudonymiser(at.date())
+
+        def prepare(item: Mapping[str, Any]) -> Mapping[str, Any]:
+            if str(item.get("source")) != FeedbackSource.CITIZEN:
+                return item
+            return {**item, "giver_ref": pseudonym(item.get("channel") or "",
+                                                   item.get("giver_ref") or "")}
+        return prepare
 
     def forget(self, employee_id: Any, *, reason: str, actor: str,
                roles: Collection[str]) -> Written:

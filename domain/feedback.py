@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
 
 from domain.base import LedgerAggregate, derived_id, require_aware, require_text
 from domain.errors import InvalidValue, SelfRatingRefused
@@ -61,6 +62,31 @@ class FeedbackItem(LedgerAggregate):
              source: FeedbackSource, giver_ref: str, score: int,
              value: BerakhlakValue | None, comment: str | None, channel: str | None,
              external_ref: str | None, actor: str, at: datetime) -> FeedbackItem:
+        return cls._create(cls.Given, id=feedback_id, **cls._given_fields(
+            employee_id=employee_id, period=period, source=source, giver_ref=giver_ref,
+            score=score, value=value, comment=comment, channel=channel,
+            external_ref=external_ref, actor=actor, at=at))
+
+    @classmethod
+    def given(cls, *, feedback_id: Any, employee_id: str, period: str,
+              source: FeedbackSource, giver_ref: str, score: int,
+              value: BerakhlakValue | None, comment: str | None, channel: str | None,
+              external_ref: str | None, actor: str, at: datetime) -> FeedbackItem.Given:
+        """The event `give` records, under the same rules, without building the item
+        itself: for bulk ingestion, where nothing reads a new item before it is saved."""
+        fields = cls._given_fields(
+            employee_id=employee_id, period=period, source=source, giver_ref=giver_ref,
+            score=score, value=value, comment=comment, channel=channel,
+            external_ref=external_ref, actor=actor, at=at)
+        return cls.Given(originator_topic=get_topic(cls), originator_id=feedback_id,
+                         originator_version=cls.INITIAL_VERSION,
+                         timestamp=cls.Given.create_timestamp(), **fields)
+
+    @staticmethod
+    def _given_fields(*, employee_id: str, period: str, source: FeedbackSource,
+                      giver_ref: str, score: int, value: BerakhlakValue | None,
+                      comment: str | None, channel: str | None, external_ref: str | None,
+                      actor: str, at: datetime) -> dict[str, Any]:
         try:
             source = FeedbackSource(source)
             value = BerakhlakValue(value) if value is not None else None
@@ -79,12 +105,11 @@ class FeedbackItem(LedgerAggregate):
         text = (comment or "").strip() or None
         if text is not None and len(text) > 4000:
             raise InvalidValue("a comment must be at most 4000 characters")
-        return cls._create(
-            cls.Given, id=feedback_id, actor=actor, at=require_aware(at),
-            employee_id=employee_id, period=require_text(period, "period", 10),
-            source=str(source), giver_ref=giver_ref, score=score,
-            value=None if value is None else str(value), comment=text,
-            channel=channel, external_ref=external_ref)
+        return dict(actor=actor, at=require_aware(at), employee_id=employee_id,
+                    period=require_text(period, "period", 10), source=str(source),
+                    giver_ref=giver_ref, score=score,
+                    value=None if value is None else str(value), comment=text,
+                    channel=channel, external_ref=external_ref)
 
     def __init__(self, actor: str, at: datetime, employee_id: str, period: str, source: str,
                  giver_ref: str, score: int, value: str | None, comment: str | None,

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 from eventsourcing.persistence import StoredEvent
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.errors import InvalidValue, NotFound, SelfRatingRefused
 from domain.feedback import FeedbackItem
@@ -198,3 +201,31 @@ def test_new_feedback_events_are_stored_as_class_version_2(app, world):
     state = json.loads(notification.state)
     assert state["class_version"] == 2
     assert state["value"] == "loyal"
+
+
+_NOW = datetime(2026, 1, 31, 8, tzinfo=timezone.utc)
+
+
+@given(source=st.sampled_from(list(FeedbackSource)), score=st.integers(-1, 7),
+       giver=st.sampled_from(["  warga-1 ", "emp-1", "", "x" * 201]),
+       comment=st.one_of(st.none(), st.text(max_size=30)),
+       channel=st.sampled_from([None, "", " JAKI "]))
+def test_the_bulk_event_is_the_event_give_records_under_the_same_rules(
+        source, score, giver, comment, channel):
+    """`given` (bulk ingestion, no aggregate built) refuses what `give` refuses, and
+    otherwise makes the very event `give` records."""
+    fields = dict(feedback_id=uuid.uuid4(), employee_id="emp-1", period=PERIOD,
+                  source=source, giver_ref=giver, score=score, value=None, comment=comment,
+                  channel=channel, external_ref=" R-1 ", actor="channel:x", at=_NOW)
+    outcomes = []
+    for make in (lambda: FeedbackItem.give(**fields).collect_events()[0],
+                 lambda: FeedbackItem.given(**fields)):
+        try:
+            event = make()
+        except (InvalidValue, SelfRatingRefused) as error:
+            outcomes.append((type(error), str(error)))
+        else:
+            state = dict(vars(event))
+            state.pop("timestamp")
+            outcomes.append((type(event), state))
+    assert outcomes[0] == outcomes[1]

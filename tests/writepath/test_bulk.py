@@ -1,0 +1,84 @@
+"""Bulk citizen feedback: a batch large enough to be streamed (decided, mapped and sent in
+chunks while earlier chunks are inserted) is still one transaction: recorded whole, or,
+if any item is refused or already there, not at all."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.service import STREAM_CHUNK, STREAM_FROM_ITEMS
+from domain.errors import InvalidValue
+from domain.values import FeedbackSource
+from tests.scenario import PERIOD, build_world
+
+SIZE = STREAM_FROM_ITEMS + 2 * STREAM_CHUNK + 7  # several chunks, the last one partial
+
+
+def _items(world, numbers, **changes):
+    return [{"employee_id": world.employees[n % len(world.employees)], "period": PERIOD,
+             "source": FeedbackSource.CITIZEN, "giver_ref": f"warga-{n}",
+             "score": 1 + n % 5, "channel": "Qlue", "external_ref": f"qlue-{n}", **changes}
+            for n in numbers]
+
+
+def _log_after(app, position):
+    return app.recorder.select_notifications(position + 1, 100_000)
+
+
+def test_a_large_batch_is_recorded_whole_at_consecutive_positions(app, clock):
+    world = build_world(app, clock, employees=5)
+    before = app.recorder.max_notification_id() or 0
+    written = app.give_feedback_batch(_items(world, range(SIZE)), actor="channel:qlue")
+    after = _log_after(app, before)
+    assert len(after) == SIZE
+    assert [n.id for n in after] == list(range(after[0].id, after[0].id + SIZE))
+    assert written.position == after[-1].id
+    assert [str(n.originator_id) for n in after] == written.ids["feedback_ids"]
+    assert {n.topic for n in after} == {"kinerja.feedback.given.v1"}
+    # the events read back as the domain wrote them, citizens pseudonymised
+    last = app.repository.get(after[-1].originator_id)
+    assert last.giver_ref.startswith("cit:") and last.score == 1 + (SIZE - 1) % 5
+
+
+def test_a_refused_item_late_in_a_large_batch_writes_nothing(app, clock):
+    world = build_world(app, clock, employees=5)
+    items = _items(world, range(SIZE))
+    items[SIZE - 3]["score"] = 9  # in the last chunk: the chunks before were already sent
+    before = app.recorder.max_notification_id() or 0
+    with pytest.raises(InvalidValue, match="score"):
+        app.give_feedback_batch(items, actor="channel:qlue")
+    assert _log_after(app, before) == []
+
+
+def test_a_large_batch_resent_in_part_records_only_the_new_items(app, clock):
+    world = build_world(app, clock, employees=5)
+    before = app.recorder.max_notification_id() or 0
+    app.give_feedback_batch(_items(world, range(600)), actor="channel:qlue")
+    again = app.give_feedback_batch(_items(world, range(300, 300 + SIZE)),
+                                    actor="channel:qlue")
+    after = _log_after(app, before)
+    assert len(after) == 300 + SIZE
+    assert len({n.originator_id for n in after}) == 300 + SIZE
+    assert len(again.ids["feedback_ids"]) == SIZE
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_large_batch_is_streamed_past_the_group_committer(postgres_schema,
+                                                                         tmp_path, clock):
+    from api.settings import Settings
+    from api.store import open_ledger
+    from tests.conftest import POSTGRES_URL
+
+    ledger = open_ledger(Settings(database_url=POSTGRES_URL, postgres_schema=postgres_schema,
+                                  data_dir=tmp_path / "data"), clock=clock)
+    try:
+        world = build_world(ledger, clock, employees=3)
+        assert ledger.streams_writes
+        submissions = ledger.committer.submissions
+        ledger.give_feedback_batch(_items(world, range(SIZE)), actor="channel:qlue")
+        assert ledger.committer.submissions == submissions
+        ledger.give_feedback_batch(_items(world, range(SIZE, SIZE + 10)),
+                                   actor="channel:qlue")
+        assert ledger.committer.submissions == submissions + 1
+    finally:
+        ledger.close()
