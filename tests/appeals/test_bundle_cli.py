@@ -182,3 +182,32 @@ def test_an_unknown_evaluation_makes_no_bundle(store):
     assert made.returncode == 1
     assert "no evaluation" in made.stderr
     assert not out.exists()
+
+
+def _huge_version(bundle):
+    """The version inside one event's leaf data set near 2**62, leaf hash recomputed: a
+    crafted bundle. Its checker must say so, not try to list every version below it."""
+    import base64
+    import hashlib
+    import struct
+
+    from projections.ledger.leaf import LEAF_PREFIX
+
+    delivered = next(e for e in bundle["events"] if e["topic"].endswith("result-delivered.v1"))
+    data = bytearray(base64.b64decode(delivered["leaf_data"]))
+    struct.pack_into(">Q", data, len(LEAF_PREFIX) + 16, 2**62)
+    delivered["leaf_data"] = base64.b64encode(bytes(data)).decode()
+    delivered["leaf_hash"] = hashlib.sha256(b"\x00" + bytes(data)).hexdigest()
+    delivered["originator_version"] = 2**62
+
+
+def test_a_crafted_huge_version_is_reported_within_bounded_memory(store, tmp_path):
+    altered = _altered(store, tmp_path, _huge_version)
+    limit = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30)); "
+             "from api.cli import main; main()")
+    checked = subprocess.run([sys.executable, "-c", limit, "verify-bundle", str(altered),
+                              "--public-key", store.key], env=bare_env(), cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 1, checked.stderr[-2000:]
+    assert "lacks version(s)" in checked.stdout and ", ..." in checked.stdout
+    assert len(checked.stdout) < 20_000
