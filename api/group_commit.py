@@ -8,6 +8,10 @@ and answers each caller with its notification ids, only after the commit. A lone
 is its own leader and pays no hand-off; under load the batch grows by itself. The storage
 format is the library's, so its tools, notification log and snapshots keep working.
 
+A caller that must not block (a request handled on an event loop) calls `submit` instead
+of `commit` and gets a future: if no write is in progress, a writer thread of the
+committer's own leads for it; it is answered by the leader that writes it, like anyone.
+
 If the combined insert violates a uniqueness constraint (two commands raced on the same
 aggregate version), the batch is replayed one submission per transaction, in the same
 order: the submission that lost the race alone gets the IntegrityError; its neighbours are
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from concurrent.futures import Future
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,19 +37,31 @@ class GroupCommitClosed(RuntimeError):
 
 
 class _Submission:
-    __slots__ = ("events", "guards", "ids", "error", "done", "wake")
+    __slots__ = ("events", "guards", "ids", "error", "done", "wake", "future")
 
-    def __init__(self, events: Sequence[StoredEvent], guards: Sequence[Any]) -> None:
+    def __init__(self, events: Sequence[StoredEvent], guards: Sequence[Any],
+                 future: Future[Sequence[int]] | None = None) -> None:
         self.events = events
         self.guards = guards
         self.ids: Sequence[int] = ()
         self.error: BaseException | None = None
         self.done = False
+        self.future = future
         # Held until its owner is to wake: answered, or made leader. One lock per caller,
         # so a commit wakes exactly the callers it answered (a shared condition woke
         # every waiting thread, and each woken thread queued for the interpreter lock).
         self.wake = threading.Lock()
-        self.wake.acquire()
+        if future is None:
+            self.wake.acquire()
+
+    def wake_up(self) -> None:
+        """Answered or made leader: wake the waiting thread, or settle the future."""
+        if self.future is None:
+            self.wake.release()
+        elif self.error is not None:
+            self.future.set_exception(self.error)
+        else:
+            self.future.set_result(self.ids)
 
 
 class GroupCommitter:
@@ -60,6 +77,8 @@ class GroupCommitter:
         self._closed = False
         self._idle = threading.Event()
         self._idle.set()
+        self._writer: threading.Thread | None = None
+        self._writer_wake = threading.Event()
         self.batches = 0
         self.submissions = 0
 
@@ -82,14 +101,51 @@ class GroupCommitter:
             # Woken when answered, or when the leader before us hands over to us.
             submission.wake.acquire()
         if not submission.done:
-            self._lead()
+            self._lead(submission)
         if submission.error is not None:
             raise submission.error
         return submission.ids
 
-    def _lead(self) -> None:
-        """Write one batch (the leader's own submission is at its head), answer it, then
-        hand the lead to the first submission still queued, or stand down."""
+    def submit(self, events: Sequence[StoredEvent],
+               guards: Sequence[Any] = ()) -> Future[Sequence[int]]:
+        """As `commit`, without blocking: a future of the notification ids (or of the
+        IntegrityError), settled once the events are durable."""
+        future: Future[Sequence[int]] = Future()
+        if not events:
+            future.set_result([])
+            return future
+        submission = _Submission(events, guards, future)
+        with self._mutex:
+            if self._closed:
+                raise GroupCommitClosed("the ledger is closing; no more writes")
+            self._queue.append(submission)
+            follow = self._writing
+            self._writing = True
+            self._idle.clear()
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_for_futures,
+                                                name="kinerja-group-commit", daemon=True)
+                self._writer.start()
+        if not follow:
+            self._writer_wake.set()
+        return future
+
+    def _write_for_futures(self) -> None:
+        """The writer thread: leads whenever the first queued submission is a future's."""
+        while True:
+            self._writer_wake.wait()
+            self._writer_wake.clear()
+            with self._mutex:
+                if not self._queue:
+                    if self._closed:
+                        return
+                    continue
+            self._lead(None)
+
+    def _lead(self, own: _Submission | None) -> None:
+        """Write one batch (the leader's own submission, if it has one, is at its head),
+        answer it, then hand the lead to the first submission still queued (its thread,
+        or the writer thread for a future), or stand down."""
         successor: _Submission | None = None
         with self._mutex:
             batch = self._take_batch()
@@ -102,10 +158,14 @@ class GroupCommitter:
                 else:
                     self._writing = False
                     self._idle.set()
-            for answered in batch[1:]:
-                answered.wake.release()
+            for answered in batch:
+                if answered is not own:
+                    answered.wake_up()
             if successor is not None:
-                successor.wake.release()
+                if successor.future is None:
+                    successor.wake.release()
+                else:
+                    self._writer_wake.set()
 
     def _take_batch(self) -> list[_Submission]:
         batch: list[_Submission] = []
@@ -122,6 +182,9 @@ class GroupCommitter:
         with self._mutex:
             self._closed = True
         self._idle.wait(timeout=30)
+        if self._writer is not None:
+            self._writer_wake.set()
+            self._writer.join(timeout=5)
 
     def _write(self, batch: list[_Submission]) -> None:
         self.batches += 1

@@ -31,7 +31,7 @@ import stat
 import threading
 import time
 import unicodedata
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -52,7 +52,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic, resolve_topic
 
-from api.service import AppraisalLedger, Written
+from api.service import AppraisalLedger, Written, require_io_allowed
 from api.settings import Settings, SettingsError, StoreLocation
 from domain.employee import Employee
 from domain.errors import InvalidValue, NotAuthorised
@@ -304,6 +304,7 @@ class KeyStore:
         cached = self._by_id.get(key_id)
         if cached is not None and now - cached[2] < self._cache_seconds:
             return cached[0], cached[1]
+        require_io_allowed()
         with self._db.transaction() as cursor:
             cursor.execute(f"SELECT kind, subject, master_id, wrapped FROM {KEYS_TABLE} "
                            "WHERE key_id = ?", (key_id,))
@@ -345,6 +346,7 @@ class KeyStore:
             aead, raw = self._key(cached[0])
             if aead is not None and raw is not None:
                 return cached[0], aead, raw
+        require_io_allowed()
         row = self._select_subject(kind, subject)
         if row is None:
             self._create(kind, subject, active_until)
@@ -505,8 +507,33 @@ def _canonical_id(originator_id: Any) -> str:
         return str(originator_id)
 
 
+class _Nonces:
+    """Random 96-bit AES-GCM nonces from the operating system's generator, drawn 256 at a
+    time: `os.urandom` releases the interpreter lock, and under load every call then
+    waits for it again behind the other threads. Each nonce is handed out once; a forked
+    child starts with none (it must never reuse its parent's)."""
+
+    BATCH = 256
+
+    def __init__(self) -> None:
+        self._pool: deque[bytes] = deque()
+        os.register_at_fork(after_in_child=self._pool.clear)
+
+    def take(self) -> bytes:
+        while True:
+            try:
+                return self._pool.popleft()  # atomic: no two callers get the same one
+            except IndexError:
+                block = secrets.token_bytes(_NONCE_SIZE * self.BATCH)
+                self._pool.extend(block[i:i + _NONCE_SIZE]
+                                  for i in range(0, len(block), _NONCE_SIZE))
+
+
+_nonces = _Nonces()
+
+
 def seal(aead: AESGCM, key_id: str, plaintext: bytes, ad: bytes) -> dict[str, str]:
-    nonce = secrets.token_bytes(_NONCE_SIZE)
+    nonce = _nonces.take()
     padded = plaintext + b" " * (-len(plaintext) % PAD_TO)
     return {"enc": "aesgcm", "key": key_id, "nonce": _b64(nonce),
             "ct": _b64(aead.encrypt(nonce, padded, ad))}
@@ -589,6 +616,7 @@ class PersonalDataMapper(Mapper[UUID]):
         subject = self._streams.get(key)
         if subject is not None:
             return subject
+        require_io_allowed()
         first = self._recorder().select_events(originator_id, lte=1, limit=1)
         if not first or first[0].topic not in STREAM_SUBJECTS:
             raise LookupError(f"cannot tell whose personal data stream {originator_id} "
@@ -751,8 +779,11 @@ class PersonalDataVault:
                 key_id, _, raw = self.keys.key_for_writing(
                     PSEUDONYM, f"{channel}/{first.isoformat()}", active_until=last)
                 key = keys[channel] = (key_id, raw)
-            digest = hmac.digest(key[1], f"{channel}\x00{citizen}".encode(), "sha256")
-            return f"cit:{key[0]}:{digest.hex()[:32]}"
+            # hmac.new, not hmac.digest: the one-shot form releases the interpreter lock
+            # even for a few bytes, and a busy neighbour thread then holds it for up to
+            # a switch interval (5 ms), on every pseudonym.
+            digest = hmac.new(key[1], f"{channel}\x00{citizen}".encode(), hashlib.sha256)
+            return f"cit:{key[0]}:{digest.hexdigest()[:32]}"
         return pseudonym
 
     def due(self, recorder: ApplicationRecorder, mapper: Mapper[UUID],

@@ -8,9 +8,11 @@ Who may call which command by role is the HTTP layer's concern; the rules of the
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -91,6 +93,20 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
+
+
+class WouldBlock(Exception):  # noqa: N818 - it names the situation, not a failure
+    """Raised on a path that promised not to block (see `give_feedback_async`) where it
+    would have to wait for the database."""
+
+
+_io_forbidden: ContextVar[bool] = ContextVar("kinerja_io_forbidden", default=False)
+
+
+def require_io_allowed() -> None:
+    """Call before any database access that a cache may spare."""
+    if _io_forbidden.get():
+        raise WouldBlock
 
 
 class Guarded(list):  # noqa: FURB189 - a list of aggregates that carries its read guards
@@ -596,6 +612,66 @@ class AppraisalLedger(Application[UUID]):
         """Record many feedback items in one transaction (a complaint channel's batch).
         Items a channel already sent (same channel and reference) are skipped, so a
         retried batch records nothing twice."""
+        pairs = self._feedback_pairs(items)
+        ids = [feedback_id for feedback_id, _ in pairs]
+        already_recorded: set[Any] = set()
+
+        def decide(at: datetime) -> list[Any] | Streamed:
+            if len(pairs) >= STREAM_FROM_ITEMS and self.streams_writes:
+                return Streamed(
+                    self._decide_feedback(at, pairs[i:i + STREAM_CHUNK], actor,
+                                          already_recorded)
+                    for i in range(0, len(pairs), STREAM_CHUNK))
+            return self._decide_feedback(at, pairs, actor, already_recorded)
+
+        answer = {"feedback_ids": [str(i) for i in ids]}
+        # Optimistic: a batch is almost always new, so look for repeats only when the
+        # insert says some item is already there (a channel retrying its batch).
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return self._write(decide, creates=True, ids=answer)
+            except AlreadyExists:
+                already_recorded.update(i for i in ids if self.exists(i))
+        raise ConcurrentChange("the same feedback is being recorded concurrently; retry")
+
+    async def give_feedback_async(self, *, employee_id: Any, period: str,
+                                  source: FeedbackSource, giver_ref: str, score: int,
+                                  value: BerakhlakValue | None = None,
+                                  comment: str | None = None, channel: str | None = None,
+                                  external_ref: str | None = None,
+                                  actor: str) -> Written | None:
+        """`give_feedback` for a caller on an event loop, without a thread: decided and
+        mapped in the calling thread, then written by the group committer while the
+        caller awaits. None where that would need I/O before the write (an employee or a
+        data key not yet in memory) or where the item is already recorded: the caller
+        then calls `give_feedback` (in a thread), which settles those cases."""
+        if self.committer is None:
+            return None
+        pairs = self._feedback_pairs([dict(
+            employee_id=employee_id, period=period, source=source, giver_ref=giver_ref,
+            score=score, value=value, comment=comment, channel=channel,
+            external_ref=external_ref)])
+        at = self.clock()
+        token = _io_forbidden.set(True)
+        try:
+            with recording_clock(lambda: at):
+                events = self._decide_feedback(at, pairs, actor, set())
+                stored = [self.mapper.to_stored_event(e) for e in events]
+        except WouldBlock:
+            return None
+        finally:
+            _io_forbidden.reset(token)
+        try:
+            ids = await asyncio.wrap_future(self.committer.submit(stored))
+        except IntegrityError:
+            return None
+        return Written(position=max(ids), ids={"feedback_id": str(pairs[0][0])})
+
+    @staticmethod
+    def _feedback_pairs(items: Sequence[Mapping[str, Any]]
+                        ) -> list[tuple[Any, Mapping[str, Any]]]:
+        """(feedback id, item) for each item: an item from a channel is named by the
+        channel's own reference."""
         if not items:
             raise InvalidValue("a feedback batch needs at least one item")
         ids: list[Any] = []
@@ -614,49 +690,31 @@ class AppraisalLedger(Application[UUID]):
                 ids.append(uuid.uuid4())
         if len(set(ids)) != len(ids):
             raise InvalidValue("a batch names the same channel reference twice")
-        already_recorded: set[Any] = set()
+        return list(zip(ids, items, strict=True))
 
-        pairs = list(zip(ids, items, strict=True))
-
-        def decide_items(at: datetime, part: Sequence[tuple[Any, Mapping[str, Any]]]
-                         ) -> list[Any]:
-            made = []
-            prepare = self._feedback_preparer(at)
-            known: dict[Any, str] = {}  # a batch names few employees, many times each
-            for feedback_id, item in part:
-                employee_id = known.get(item["employee_id"])
-                if employee_id is None:
-                    employee_id = str(_uuid(item["employee_id"], "employee id"))
-                    self._require_employee(employee_id)
-                    known[item["employee_id"]] = employee_id
-                if feedback_id in already_recorded:
-                    continue
-                item = prepare(item)
-                # The events alone: nothing reads the new items before they are saved.
-                made.append(FeedbackItem.given(
-                    feedback_id=feedback_id, employee_id=employee_id,
-                    period=item["period"], source=item["source"],
-                    giver_ref=item["giver_ref"], score=item["score"],
-                    value=item.get("value"), comment=item.get("comment"),
-                    channel=item.get("channel"), external_ref=item.get("external_ref"),
-                    actor=actor, at=at))
-            return made
-
-        def decide(at: datetime) -> list[Any] | Streamed:
-            if len(pairs) >= STREAM_FROM_ITEMS and self.streams_writes:
-                return Streamed(decide_items(at, pairs[i:i + STREAM_CHUNK])
-                                for i in range(0, len(pairs), STREAM_CHUNK))
-            return decide_items(at, pairs)
-
-        answer = {"feedback_ids": [str(i) for i in ids]}
-        # Optimistic: a batch is almost always new, so look for repeats only when the
-        # insert says some item is already there (a channel retrying its batch).
-        for _ in range(CONFLICT_RETRIES):
-            try:
-                return self._write(decide, creates=True, ids=answer)
-            except AlreadyExists:
-                already_recorded.update(i for i in ids if self.exists(i))
-        raise ConcurrentChange("the same feedback is being recorded concurrently; retry")
+    def _decide_feedback(self, at: datetime, pairs: Sequence[tuple[Any, Mapping[str, Any]]],
+                         actor: str, already_recorded: set[Any]) -> list[Any]:
+        made = []
+        prepare = self._feedback_preparer(at)
+        known: dict[Any, str] = {}  # a batch names few employees, many times each
+        for feedback_id, item in pairs:
+            employee_id = known.get(item["employee_id"])
+            if employee_id is None:
+                employee_id = str(_uuid(item["employee_id"], "employee id"))
+                self._require_employee(employee_id)
+                known[item["employee_id"]] = employee_id
+            if feedback_id in already_recorded:
+                continue
+            item = prepare(item)
+            # The events alone: nothing reads the new items before they are saved.
+            made.append(FeedbackItem.given(
+                feedback_id=feedback_id, employee_id=employee_id,
+                period=item["period"], source=item["source"],
+                giver_ref=item["giver_ref"], score=item["score"],
+                value=item.get("value"), comment=item.get("comment"),
+                channel=item.get("channel"), external_ref=item.get("external_ref"),
+                actor=actor, at=at))
+        return made
 
     def _feedback_preparer(self, at: datetime
                            ) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
@@ -668,6 +726,7 @@ class AppraisalLedger(Application[UUID]):
         """Refuse unknown employees. Known ones are remembered: an employee, once
         registered, never stops existing in the log."""
         if employee_id not in self._known_employees:
+            require_io_allowed()
             self._get(Employee, employee_id, "employee")
             self._known_employees.add(employee_id)
 

@@ -162,6 +162,12 @@ class Command:
                 store.replace_body(self.actor, self.key, body)
             return self._answer(status, body, model)
 
+    def answer(self, written: Written, *, model: type[BaseModel], status: int = 200
+               ) -> JSONResponse:
+        """The answer to a write made without `run` (no Idempotency-Key was sent)."""
+        assert self.key is None, "a keyed write goes through run()"
+        return self._answer(status, _body(written), model)
+
     def _answer(self, status: int, body: dict[str, Any], model: type[BaseModel]
                 ) -> JSONResponse:
         return JSONResponse(model.model_validate(body).model_dump(mode="json"),

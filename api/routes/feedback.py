@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.routes import PROBLEM_RESPONSES
@@ -38,11 +39,21 @@ def give_peer_feedback(body: PeerFeedback, command: PeerCommand) -> JSONResponse
 
 @router.post("/citizen", operation_id="give_citizen_feedback", status_code=201,
              response_model=FeedbackGiven)
-def give_citizen_feedback(body: CitizenFeedback, command: ChannelCommand) -> JSONResponse:
+async def give_citizen_feedback(body: CitizenFeedback,
+                                command: ChannelCommand) -> JSONResponse:
+    # The busiest write (channels push items one by one): decided on the event loop and
+    # awaited while the group committer writes it, with no thread of its own. A keyed
+    # request, or one that would first need the database, takes the thread path.
+    if command.key is None:
+        written = await command.ledger.give_feedback_async(**_item(body),
+                                                           actor=command.actor)
+        if written is not None:
+            return command.answer(written, model=FeedbackGiven, status=201)
     render = _batch_ids([body])
-    return command.run(lambda actor: command.ledger.give_feedback(
-        **_item(body), actor=actor), model=FeedbackGiven, status=201,
-        ids=lambda events: {"feedback_id": render(events)["feedback_ids"][0]})
+    return await run_in_threadpool(lambda: command.run(
+        lambda actor: command.ledger.give_feedback(**_item(body), actor=actor),
+        model=FeedbackGiven, status=201,
+        ids=lambda events: {"feedback_id": render(events)["feedback_ids"][0]}))
 
 
 @router.post("/citizen/batch", operation_id="give_citizen_feedback_batch", status_code=201,

@@ -160,6 +160,13 @@ def test_32_clients_at_once_leave_exactly_the_accepted_writes(server: tuple[str,
         # Items already recorded are skipped: counted from the log below, not here.
         record("batch", client.post("/v1/feedback/citizen/batch", headers=channel,
                                     json={"items": items}), 0)
+        # Single items (the path that is awaited on the event loop), each sent by two
+        # clients at once: recorded once, both answered with success.
+        for k in range(5):
+            record("single", client.post("/v1/feedback/citizen", headers=channel, json={
+                "employee_id": employees[(n + k) % 16], "period": PERIOD,
+                "giver_ref": f"s{k}", "score": 4, "channel": "Qlue",
+                "external_ref": f"Qlue-{(n // 2) * 5 + k}"}), 0)
 
     def appeal_client(n: int) -> None:
         # Two clients per evaluation; for two evaluations they retry with one key.
@@ -191,8 +198,10 @@ def test_32_clients_at_once_leave_exactly_the_accepted_writes(server: tuple[str,
 
     # Batches record only references nobody recorded before: 4 distinct sets of 20.
     assert count("batch", replayed=True) == 8
-    assert topics["kinerja.feedback.given.v1"] == count("peer") + 80
-    assert len(notes) == sum(events for _, events, _ in accepted) + 80
+    # Single items: 4 distinct sets of 5, every request accepted.
+    assert count("single", replayed=True) == 40
+    assert topics["kinerja.feedback.given.v1"] == count("peer") + 80 + 20
+    assert len(notes) == sum(events for _, events, _ in accepted) + 80 + 20
     # Every accepted write's position is in the log, and the log ends at the last one.
     positions = {n.id for n in notes}
     assert {p for _, events, p in accepted if events} <= positions

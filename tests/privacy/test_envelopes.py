@@ -142,3 +142,33 @@ def test_a_reader_handing_over_the_id_as_hex_opens_the_same_envelope():
                          originator_version=stored.originator_version, topic=stored.topic,
                          state=stored.state)
     assert mapper().to_domain_event(as_hex).name == NAME
+
+
+def test_nonces_are_never_handed_out_twice_across_threads_or_to_a_forked_child():
+    import multiprocessing
+    import threading
+
+    from api.privacy import _nonces
+
+    taken: list[list[bytes]] = [[] for _ in range(8)]
+
+    def take(n: int) -> None:
+        taken[n].extend(_nonces.take() for _ in range(1000))
+
+    threads = [threading.Thread(target=take, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [nonce for per in taken for nonce in per]
+    assert len(set(every)) == len(every) == 8000
+    assert {len(nonce) for nonce in every} == {12}
+
+    _nonces.take()  # the parent's pool is not empty now
+    context = multiprocessing.get_context("fork")
+    reader, writer = context.Pipe(duplex=False)
+    child = context.Process(target=lambda: writer.send(_nonces.take()))
+    child.start()
+    childs = reader.recv()
+    child.join(10)
+    assert childs != _nonces.take()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
@@ -136,3 +138,64 @@ def test_a_guard_counts_a_neighbour_in_the_same_transaction_and_writes_nothing(a
     with pytest.raises(IntegrityError):
         app.recorder.insert_events([_record(uuid.uuid4(), 1)], guards=[(guarded, 1)])
     assert len(app.recorder.select_notifications(1, 100)) == 3
+
+
+def test_futures_and_waiting_threads_share_batches_and_each_hears_only_of_its_own(app):
+    """Callers on an event loop `submit` and get a future; blocking callers `commit`. A
+    conflict fails only the submission that caused it, whichever kind it is."""
+    existing = uuid.uuid4()
+    app.recorder.insert_events([_record(existing, 1)])
+    committer = GroupCommitter(app.recorder)
+    gate = threading.Barrier(13)
+    futures: dict[int, Any] = {}
+    outcomes: dict[int, object] = {}
+
+    def call(n: int) -> None:
+        records = [_record(existing, 1)] if n in (3, 8) else [_record(uuid.uuid4(), 1)]
+        gate.wait()
+        if n % 2:
+            futures[n] = committer.submit(records)
+            return
+        try:
+            outcomes[n] = committer.commit(records)
+        except IntegrityError as error:
+            outcomes[n] = error
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    gate.wait()
+    for thread in threads:
+        thread.join()
+    for n, future in futures.items():
+        outcomes[n] = future.exception(timeout=30) or future.result()
+    committer.close()
+    assert isinstance(outcomes[3], IntegrityError) and isinstance(outcomes[8], IntegrityError)
+    committed = {n: ids for n, ids in outcomes.items() if n not in (3, 8)}
+    assert all(isinstance(ids, list) and len(ids) == 1 for ids in committed.values())
+    stored = app.recorder.select_notifications(1, 100)
+    assert sorted(ids[0] for ids in committed.values()) == [n.id for n in stored[1:]]
+
+
+def test_the_awaited_feedback_path_falls_back_rather_than_block_or_record_twice(app, clock):
+    """`give_feedback_async` answers None, having written nothing, where it would need the
+    database before the write (an employee not yet known) or where the item is already
+    recorded; the blocking `give_feedback` then settles it."""
+    world = build_world(app, clock, employees=2)
+    item = dict(employee_id=world.employees[0], period=PERIOD,
+                source=FeedbackSource.CITIZEN, giver_ref="warga-7", score=4,
+                channel="JAKI", external_ref="JAKI-7", actor="channel:jaki")
+    before = app.recorder.max_notification_id()
+    app._known_employees.clear()
+    assert asyncio.run(app.give_feedback_async(**item)) is None
+    assert app.recorder.max_notification_id() == before
+    first = app.give_feedback(**item)  # learns the employee
+    assert first.position == before + 1
+    again = {**item, "giver_ref": "warga-8", "external_ref": "JAKI-8"}
+    written = asyncio.run(app.give_feedback_async(**again))
+    assert written is not None and written.position == before + 2
+    assert written.ids["feedback_id"] == str(
+        app.recorder.select_notifications(before + 2, 1)[0].originator_id)
+    assert asyncio.run(app.give_feedback_async(**again)) is None  # already recorded
+    assert app.give_feedback(**again).position is None
+    assert app.recorder.max_notification_id() == before + 2
