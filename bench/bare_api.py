@@ -16,19 +16,20 @@ from psycopg_pool import ConnectionPool
 from bench.common import POSTGRES_URL
 
 
+class Feedback(BaseModel):
+    employee_id: str
+    period: str
+    score: int
+    channel: str
+    external_ref: str
+    giver_ref: str
+
+
 def make_app(schema: str) -> FastAPI:
     pool = ConnectionPool(POSTGRES_URL, min_size=2, max_size=8, open=True,
                           kwargs={"options": f"-c search_path={schema}",
                                   "row_factory": dict_row})
     app = FastAPI()
-
-    class Feedback(BaseModel):
-        employee_id: str
-        period: str
-        score: int
-        channel: str
-        external_ref: str
-        giver_ref: str
 
     @app.post("/feedback", status_code=201)
     def feedback(body: Feedback) -> dict:
