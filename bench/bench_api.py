@@ -1,15 +1,13 @@
 """Query latency and throughput of the running API (issue 4), and writes over HTTP
 (issue 10), on PostgreSQL with the demo loaded, beside a bare FastAPI endpoint answering
-from one raw psycopg SELECT, served and loaded the same way in the same run."""
+from one raw psycopg SELECT, served and loaded the same way in the same run. The load
+comes from bench/http_load.py, a lean generator in a process of its own."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import subprocess
 import sys
-import threading
-from collections.abc import Callable
 
 import httpx
 
@@ -21,29 +19,12 @@ from bench.common import (
     Figure,
     free_port,
     http_load,
-    run_concurrently,
     scratch_dir,
     scratch_schema,
     wait_for_http,
 )
 
 SECTION = "API (PostgreSQL, demo loaded)"
-
-
-def _load(clients: int, seconds: float, request: Callable[[httpx.Client, int], None]):
-    counter = itertools.count()
-    lock = threading.Lock()
-
-    def make(_: int) -> Callable[[], int]:
-        client = httpx.Client(timeout=30)
-
-        def work() -> int:
-            with lock:
-                n = next(counter)
-            request(client, n)
-            return 1
-        return work
-    return run_concurrently(clients, seconds, make)
 
 
 def run(quick: bool) -> list[Figure]:
@@ -68,23 +49,22 @@ def run(quick: bool) -> list[Figure]:
                              timeout=30).json()["items"]
             ids = [item["evaluation_id"] for item in page]
 
-            def score(client: httpx.Client, n: int) -> None:
-                answer = client.get(f"{api_url}/v1/evaluations",
-                                    params={"employee_id": page[n % len(page)]["employee_id"],
-                                            "limit": 1}, headers=auth)
-                answer.raise_for_status()
-
-            def explain(client: httpx.Client, n: int) -> None:
-                client.get(f"{api_url}/v1/evaluations/{ids[n % len(ids)]}/explain",
-                           headers=auth).raise_for_status()
-
-            def bare_select(client: httpx.Client, n: int) -> None:
-                client.get(f"{bare_url}/score/{ids[n % len(ids)]}").raise_for_status()
+            auth_header = {"Authorization": f"Bearer {token}"}
+            employees_page = [item["employee_id"] for item in page]
+            loads = {
+                "score query": (f"{api_url}/v1/evaluations", [
+                    f"/v1/evaluations?employee_id={e}&limit=1" for e in employees_page]),
+                "explain": (f"{api_url}/v1/evaluations", [
+                    f"/v1/evaluations/{i}/explain" for i in ids]),
+            }
+            bare_paths = [f"/score/{i}" for i in ids]
 
             for clients in (1, 8, 32):
-                base = _load(clients, seconds, bare_select)
-                for name, request in (("score query", score), ("explain", explain)):
-                    result = _load(clients, seconds, request)
+                base = http_load(f"{bare_url}/score", clients, seconds,
+                                 {"paths": bare_paths})
+                for name, (url, paths) in loads.items():
+                    result = http_load(url, clients, seconds,
+                                       {"headers": auth_header, "paths": paths})
                     figures.append(Figure(
                         SECTION, f"{name} p99, {clients} clients", result.p99_ms, "ms",
                         "bare FastAPI + one psycopg SELECT, p99", base.p99_ms,

@@ -7,8 +7,9 @@ the headers and Content-Length bytes of body, so nearly all the CPU goes to the 
 
     python -m bench.http_load URL CLIENTS SECONDS < spec.json   # prints a JSON result
 
-The spec names the method, the headers and a body template with `{n}` for a unique
-request number; a response that is not 2xx is counted as an error and stops the run.
+The spec names the method, the headers, and either a body template with `{n}` for a
+unique request number or `paths`, a list of paths (with query) requested in turn, for
+GETs; a response that is not 2xx is counted as an error and stops the run.
 """
 
 from __future__ import annotations
@@ -26,15 +27,18 @@ except ImportError:  # pragma: no cover - the server extra brings it
     uvloop = None
 
 
-async def _client(index: int, clients: int, host: str, port: int, head: str,
-                  body: str, deadline: float, latencies: list[float],
-                  errors: list[str]) -> int:
+async def _client(index: int, clients: int, host: str, port: int,
+                  requests: list[bytes] | None, head: str, body: str, deadline: float,
+                  latencies: list[float], errors: list[str]) -> int:
     reader, writer = await asyncio.open_connection(host, port)
     n, done = index, 0
     try:
         while time.perf_counter() < deadline and not errors:
-            payload = body.replace("{n}", str(n)).encode()
-            request = (head + f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
+            if requests is not None:
+                request = requests[n % len(requests)]
+            else:
+                payload = body.replace("{n}", str(n)).encode()
+                request = (head + f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
             began = time.perf_counter()
             writer.write(request)
             status_line = await reader.readline()
@@ -62,15 +66,21 @@ async def run(url: str, clients: int, seconds: float, spec: dict[str, Any]) -> d
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     target = parts.path + (f"?{parts.query}" if parts.query else "")
+    headers = "".join(f"{k}: {v}\r\n" for k, v in spec.get("headers", {}).items())
     head = f"{spec.get('method', 'POST')} {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-    head += "".join(f"{k}: {v}\r\n" for k, v in spec.get("headers", {}).items())
-    body = json.dumps(spec["body"]) if not isinstance(spec["body"], str) else spec["body"]
+    head += headers
+    body = spec.get("body", "")
+    body = json.dumps(body) if not isinstance(body, str) else body
+    requests = None
+    if spec.get("paths"):
+        requests = [(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{headers}\r\n"
+                     ).encode() for path in spec["paths"]]
     latencies: list[float] = []
     errors: list[str] = []
     began = time.perf_counter()
     deadline = began + seconds
     counts = await asyncio.gather(*(
-        _client(i, clients, host, port, head, body, deadline, latencies, errors)
+        _client(i, clients, host, port, requests, head, body, deadline, latencies, errors)
         for i in range(clients)))
     return {"operations": sum(counts), "seconds": time.perf_counter() - began,
             "latencies": latencies, "errors": errors[:5]}
