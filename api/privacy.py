@@ -580,7 +580,7 @@ class PersonalDataMapper(Mapper[UUID]):
         topic = get_topic(type(domain_event))
         spec = REGISTRY.get(topic)
         state = vars(domain_event)
-        if spec is not None:
+        if spec is not None and any(state.get(name) is not None for name in spec.fields):
             state = self._sealed(spec, topic, domain_event, dict(state))
             clone = object.__new__(type(domain_event))
             object.__setattr__(clone, "__dict__", state)
