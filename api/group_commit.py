@@ -90,14 +90,7 @@ class GroupCommitter:
         if not events:
             return []
         submission = _Submission(events, guards)
-        with self._mutex:
-            if self._closed:
-                raise GroupCommitClosed("the ledger is closing; no more writes")
-            self._queue.append(submission)
-            follow = self._writing
-            self._writing = True
-            self._idle.clear()
-        if follow:
+        if self._enqueue(submission):
             # Woken when answered, or when the leader before us hands over to us.
             submission.wake.acquire()
         if not submission.done:
@@ -114,7 +107,12 @@ class GroupCommitter:
         if not events:
             future.set_result([])
             return future
-        submission = _Submission(events, guards, future)
+        if not self._enqueue(_Submission(events, guards, future)):
+            self._writer_wake.set()
+        return future
+
+    def _enqueue(self, submission: _Submission) -> bool:
+        """Queue `submission`; True if a write is in progress (someone else leads)."""
         with self._mutex:
             if self._closed:
                 raise GroupCommitClosed("the ledger is closing; no more writes")
@@ -122,13 +120,11 @@ class GroupCommitter:
             follow = self._writing
             self._writing = True
             self._idle.clear()
-            if self._writer is None:
+            if submission.future is not None and self._writer is None:
                 self._writer = threading.Thread(target=self._write_for_futures,
                                                 name="kinerja-group-commit", daemon=True)
                 self._writer.start()
-        if not follow:
-            self._writer_wake.set()
-        return future
+        return follow
 
     def _write_for_futures(self) -> None:
         """The writer thread: leads whenever the first queued submission is a future's."""
