@@ -151,6 +151,18 @@ def _uuid(value: Any, what: str) -> UUID:
         raise InvalidValue(f"{what} must be a UUID, got {value!r}") from None
 
 
+def _recordings(domain_events: Sequence[Any], stored: Sequence[Any],
+                ids: Sequence[int]) -> list[Recording[UUID]]:
+    """What the library's `save` returns, for events we wrote ourselves."""
+    return [
+        Recording(event, Notification(
+            originator_id=record.originator_id,
+            originator_version=record.originator_version,
+            topic=record.topic, state=record.state, id=notification_id))
+        for event, record, notification_id in zip(domain_events, stored, ids, strict=True)
+    ]
+
+
 class AppraisalLedger(Application[UUID]):
     """The ledger. Tables are named after `name`: `kinerja_events`."""
 
@@ -175,13 +187,7 @@ class AppraisalLedger(Application[UUID]):
         domain_events = processing_event.events
         stored = [self.mapper.to_stored_event(e) for e in domain_events]
         ids = self.committer.commit(stored, processing_event.saved_kwargs.get("guards", ()))
-        return [
-            Recording(event, Notification(
-                originator_id=record.originator_id,
-                originator_version=record.originator_version,
-                topic=record.topic, state=record.state, id=notification_id))
-            for event, record, notification_id in zip(domain_events, stored, ids, strict=True)
-        ]
+        return _recordings(domain_events, stored, ids)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's `save`, collecting our own aggregates' events directly: the
@@ -282,13 +288,7 @@ class AppraisalLedger(Application[UUID]):
                 yield [self.mapper.to_stored_event(e) for e in events]
 
         stored, ids = self.recorder.insert_event_stream(stored_chunks())
-        recordings = [
-            Recording(event, Notification(
-                originator_id=record.originator_id,
-                originator_version=record.originator_version,
-                topic=record.topic, state=record.state, id=notification_id))
-            for event, record, notification_id in zip(domain_events, stored, ids, strict=True)
-        ]
+        recordings = _recordings(domain_events, stored, ids)
         self._notify(recordings)
         return recordings
 
