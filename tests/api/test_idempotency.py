@@ -82,17 +82,19 @@ def test_a_malformed_key_is_refused(api: Api) -> None:
     assert api.log_position() == 0
 
 
-def test_a_retried_feedback_batch_answers_the_same_ids(http_world: HttpWorld) -> None:
+@pytest.mark.parametrize("size", [50, 600], ids=["batch", "streamed batch"])
+def test_a_retried_feedback_batch_answers_the_same_ids(http_world: HttpWorld,
+                                                       size: int) -> None:
     world, api = http_world, http_world.api
     channel = api.auth("channel:qlue", "citizen_channel")
     items = [{"employee_id": world.employee, "period": PERIOD, "giver_ref": f"w{n}",
-              "score": 4, "channel": "Qlue"} for n in range(50)]
+              "score": 4, "channel": "Qlue"} for n in range(size)]
     first = api.post("/v1/feedback/citizen/batch", {"items": items}, as_=channel,
                      key="batch-7", expect=201).json()
     position = api.log_position()
     again = api.post("/v1/feedback/citizen/batch", {"items": items}, as_=channel,
                      key="batch-7", expect=201).json()
-    assert again == first and len(set(first["feedback_ids"])) == 50
+    assert again == first and len(set(first["feedback_ids"])) == size
     assert api.log_position() == position
     assert first["position"] == position
 
