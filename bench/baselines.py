@@ -144,7 +144,6 @@ class _Counter(Aggregate):
 
 def bare_eventsourcing_saves(clients: int, seconds: float) -> LoadResult:
     """The library on its own: load-free `save()` of one new event per call."""
-    from projections.db import postgres_conninfo  # noqa: F401 - same server as the figures
     from api.settings import Settings
 
     store = Settings(database_url=POSTGRES_URL).store()

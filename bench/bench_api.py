@@ -6,22 +6,18 @@ comes from bench/http_load.py, a lean generator in a process of its own."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import httpx
 
 from bench import baselines
 from bench.common import (
-    KINERJA,
+    Figure,
+    http_load,
     load_demo_store,
     mint_token,
-    Figure,
-    free_port,
-    http_load,
     scratch_dir,
     scratch_schema,
-    wait_for_http,
+    served,
 )
 
 SECTION = "API (PostgreSQL, demo loaded)"
@@ -34,22 +30,12 @@ def run(quick: bool) -> list[Figure]:
     with scratch_schema("bench_api") as schema, scratch_dir() as folder:
         env, load_seconds = load_demo_store(schema, folder, employees, months)
         token = mint_token(env, "inspektorat:bench", "inspector")
-        api_port, bare_port = free_port(), free_port()
-        api = subprocess.Popen([KINERJA, "serve", "--port", str(api_port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        bare = subprocess.Popen([sys.executable, "-m", "bench.bare_api", str(bare_port),
-                                 schema], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        try:
-            api_url, bare_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
-            wait_for_http(f"{api_url}/healthz", api)
-            wait_for_http(f"{bare_url}/docs", bare)
+        with served(env, schema) as (api_url, bare_url):
             auth = {"Authorization": f"Bearer {token}"}
             page = httpx.get(f"{api_url}/v1/evaluations?limit=200", headers=auth,
                              timeout=30).json()["items"]
             ids = [item["evaluation_id"] for item in page]
 
-            auth_header = {"Authorization": f"Bearer {token}"}
             employees_page = [item["employee_id"] for item in page]
             loads = {
                 "score query": (f"{api_url}/v1/evaluations", [
@@ -64,7 +50,7 @@ def run(quick: bool) -> list[Figure]:
                                  {"paths": bare_paths})
                 for name, (url, paths) in loads.items():
                     result = http_load(url, clients, seconds,
-                                       {"headers": auth_header, "paths": paths})
+                                       {"headers": auth, "paths": paths})
                     figures.append(Figure(
                         SECTION, f"{name} p99, {clients} clients", result.p99_ms, "ms",
                         "bare FastAPI + one psycopg SELECT, p99", base.p99_ms,
@@ -105,10 +91,6 @@ def run(quick: bool) -> list[Figure]:
                 note=f"the bare endpoint: {ceiling.per_second / plain_32.per_second:.2f}x "
                      "the raw inserts; p50 "
                      f"{ceiling.p50_ms:.1f} ms, p99 {ceiling.p99_ms:.1f} ms"))
-        finally:
-            for process in (api, bare):
-                process.terminate()
-                process.wait(timeout=30)
     figures[0] = Figure(**{**figures[0].__dict__, "note": figures[0].note +
                            f"; demo of {employees} employees x {months} months loaded in "
                            f"{load_seconds:.0f} s"})

@@ -7,14 +7,12 @@ session; p50 and p99 are over every request of the run. The issue's target is ab
 (every page under 200 ms); each figure's note says whether its p99 meets it.
 
     python -m bench.run --only web [--quick]
-    python -m bench.bench_web --bare PORT SCHEMA     # the baseline server alone
+    python -m bench.bare_api PORT SCHEMA     # the baseline server alone (GET /page/ID)
 """
 
 from __future__ import annotations
 
 import itertools
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from urllib.parse import quote
@@ -22,16 +20,13 @@ from urllib.parse import quote
 import httpx
 
 from bench.common import (
-    KINERJA,
+    Figure,
     load_demo_store,
     mint_token,
-    POSTGRES_URL,
-    Figure,
-    free_port,
     run_concurrently,
     scratch_dir,
     scratch_schema,
-    wait_for_http,
+    served,
 )
 
 SECTION = "Web view (PostgreSQL, demo at 200 employees)"
@@ -77,16 +72,7 @@ def run(quick: bool) -> list[Figure]:
     with scratch_schema("bench_web") as schema, scratch_dir() as folder:
         env, load_seconds = load_demo_store(schema, folder, EMPLOYEES, months)
         token = mint_token(env, "inspektorat:bench", "inspector")
-        api_port, bare_port = free_port(), free_port()
-        api = subprocess.Popen([KINERJA, "serve", "--port", str(api_port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        bare = subprocess.Popen([sys.executable, "-m", "bench.bench_web", "--bare",
-                                 str(bare_port), schema], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            api_url, bare_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
-            wait_for_http(f"{api_url}/healthz", api)
-            wait_for_http(f"{bare_url}/healthz", bare)
+        with served(env, schema) as (api_url, bare_url):
             auth = {"Authorization": f"Bearer {token}"}
             _settled(api_url, auth)
             login = httpx.post(f"{api_url}/ui/login", data={"token": token},
@@ -138,60 +124,9 @@ def run(quick: bool) -> list[Figure]:
                     note=(f"p50 {result.p50_ms:.1f} ms (baseline {baseline.p50_ms:.1f} ms), "
                           f"{result.operations} pages; issue target p99 < {TARGET_MS:.0f} "
                           f"ms: {met}")))
-        finally:
-            for process in (api, bare):
-                process.terminate()
-                process.wait(timeout=30)
     if figures:
         first = figures[0]
         figures[0] = Figure(**{**first.__dict__, "note": first.note +
                                f"; demo of {EMPLOYEES} employees x {months} months "
                                f"({log_end} events) loaded in {load_seconds:.0f} s"})
     return figures
-
-
-# --- the baseline server -------------------------------------------------------------------
-
-def bare_app(schema: str):
-    """One route: the same read-model row as the receipt's header, one SELECT, one small
-    autoescaped template. The least a server-rendered page of ours could cost."""
-    from fastapi import FastAPI
-    from fastapi.responses import HTMLResponse
-    from jinja2 import Environment, select_autoescape
-    from psycopg.rows import dict_row
-    from psycopg_pool import ConnectionPool
-
-    pool = ConnectionPool(POSTGRES_URL, min_size=2, max_size=8, open=True,
-                          kwargs={"options": f"-c search_path={schema}",
-                                  "row_factory": dict_row})
-    template = Environment(autoescape=select_autoescape(default=True)).from_string(
-        "<!DOCTYPE html><html><head><title>{{ r.evaluation_id }}</title></head><body>"
-        "<h1>{{ r.period }}</h1><dl>{% for k, v in r.items() %}<dt>{{ k }}</dt>"
-        "<dd>{{ v }}</dd>{% endfor %}</dl></body></html>")
-    app = FastAPI()
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/page/{evaluation_id}", response_class=HTMLResponse)
-    def page(evaluation_id: str) -> HTMLResponse:
-        with pool.connection() as connection:
-            row = connection.execute(
-                "SELECT evaluation_id, employee_id, unit, period, hasil_kerja, "
-                "perilaku_kerja, predikat, status FROM rm_scores "
-                "WHERE evaluation_id = %s AND valid_to IS NULL", (evaluation_id,)).fetchone()
-        return HTMLResponse(template.render(r=row or {}))
-
-    return app
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--bare":
-        import uvicorn
-
-        uvicorn.run(bare_app(sys.argv[3]), host="127.0.0.1", port=int(sys.argv[2]),
-                    log_level="warning")
-    else:
-        raise SystemExit("usage: python -m bench.bench_web --bare PORT SCHEMA "
-                         "(or run it through python -m bench.run --only web)")

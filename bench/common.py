@@ -240,3 +240,24 @@ def pinned_to_one_core() -> Iterator[None]:
         yield
     finally:
         os.sched_setaffinity(0, before)
+
+
+@contextmanager
+def served(env: dict[str, str], schema: str) -> Iterator[tuple[str, str]]:
+    """`kinerja serve` on the store `env` names, and the bare baseline server
+    (bench/bare_api.py) on the same schema, each on a free port; yields their URLs once
+    both answer, and stops both afterwards."""
+    api_port, bare_port = free_port(), free_port()
+    api = subprocess.Popen([KINERJA, "serve", "--port", str(api_port)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    bare = subprocess.Popen([sys.executable, "-m", "bench.bare_api", str(bare_port), schema],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        api_url, bare_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
+        wait_for_http(f"{api_url}/healthz", api)
+        wait_for_http(f"{bare_url}/healthz", bare)
+        yield api_url, bare_url
+    finally:
+        for process in (api, bare):
+            process.terminate()
+            process.wait(timeout=30)
