@@ -50,8 +50,8 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
           demo_seed: Annotated[int, typer.Option(help="Demo seed")] = 7,
           access_log: Annotated[bool, typer.Option(
               help="Log a line per request. Off by default: every write is already "
-                   "recorded, with its actor, in the ledger, and the line costs a "
-                   "tenth of a write's time.")] = False) -> None:
+                   "recorded, with its actor, in the ledger, and the line costs "
+                   "about 5 % of the write rate.")] = False) -> None:
     """Run the HTTP API on the configured store (docs at /docs)."""
     import uvicorn
 
