@@ -12,6 +12,12 @@ A caller that must not block (a request handled on an event loop) calls `submit`
 of `commit` and gets a future: if no write is in progress, a writer thread of the
 committer's own leads for it; it is answered by the leader that writes it, like anyone.
 
+A command whose decision needs no I/O can go further and hand the decision itself to the
+leader (`commit_decided`): the leader decides every such command of its batch in a row, each
+in a copy of its caller's context, then writes them all. Under load that is the cheaper way
+on CPython: one thread does the Python work while the callers sleep, instead of 32 threads
+taking the interpreter lock in turn for a few microseconds each.
+
 If the combined insert violates a uniqueness constraint (two commands raced on the same
 aggregate version), the batch is replayed one submission per transaction, in the same
 order: the submission that lost the race alone gets the IntegrityError; its neighbours are
@@ -20,10 +26,11 @@ committed. Log order is commit order, because one leader writes at a time.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
@@ -36,13 +43,22 @@ class GroupCommitClosed(RuntimeError):
     pass
 
 
+Decision = Callable[[], Sequence[StoredEvent]]
+
+
 class _Submission:
-    __slots__ = ("events", "guards", "ids", "error", "done", "wake", "future")
+    __slots__ = ("events", "guards", "ids", "error", "done", "wake", "future", "decide",
+                 "context")
 
     def __init__(self, events: Sequence[StoredEvent], guards: Sequence[Any],
-                 future: Future[Sequence[int]] | None = None) -> None:
+                 future: Future[Sequence[int]] | None = None, *,
+                 decide: Decision | None = None) -> None:
         self.events = events
         self.guards = guards
+        # A decision left to the leader runs in the caller's context: its clock, its
+        # idempotency claim and its ban on I/O are the caller's, whoever runs it.
+        self.decide = decide
+        self.context = contextvars.copy_context() if decide is not None else None
         self.ids: Sequence[int] = ()
         self.error: BaseException | None = None
         self.done = False
@@ -99,6 +115,20 @@ class GroupCommitter:
             raise submission.error
         return submission.ids
 
+    def commit_decided(self, decide: Decision) -> Sequence[int]:
+        """As `commit`, for the events `decide` returns, called by whichever thread leads,
+        just before it writes, in a copy of this caller's context. `decide` must not block
+        (it holds up the whole batch); what it raises is raised here, and fails no one
+        else."""
+        submission = _Submission((), (), decide=decide)
+        if self._enqueue(submission):
+            submission.wake.acquire()
+        if not submission.done:
+            self._lead(submission)
+        if submission.error is not None:
+            raise submission.error
+        return submission.ids
+
     def submit(self, events: Sequence[StoredEvent],
                guards: Sequence[Any] = ()) -> Future[Sequence[int]]:
         """As `commit`, without blocking: a future of the notification ids (or of the
@@ -146,7 +176,8 @@ class GroupCommitter:
         with self._mutex:
             batch = self._take_batch()
         try:
-            self._write(batch)
+            self._decide(batch)
+            self._write([submission for submission in batch if not submission.done])
         finally:
             with self._mutex:
                 if self._queue:
@@ -166,12 +197,27 @@ class GroupCommitter:
     def _take_batch(self) -> list[_Submission]:
         batch: list[_Submission] = []
         size = 0
-        while self._queue and (not batch or size + len(self._queue[0].events)
+        while self._queue and (not batch or size + _size(self._queue[0])
                                <= self._max_batch_events):
             submission = self._queue.popleft()
             batch.append(submission)
-            size += len(submission.events)
+            size += _size(submission)
         return batch
+
+    @staticmethod
+    def _decide(batch: list[_Submission]) -> None:
+        for submission in batch:
+            if submission.decide is None or submission.context is None:
+                continue
+            try:
+                submission.events = submission.context.run(submission.decide)
+            except BaseException as error:  # noqa: BLE001 - it is the caller's to hear of
+                submission.error = error
+                submission.done = True
+            else:
+                if not submission.events:
+                    submission.ids = []
+                    submission.done = True
 
     def close(self) -> None:
         """Refuse new writes and wait (up to 30 s) for queued ones to be written."""
@@ -183,6 +229,8 @@ class GroupCommitter:
             self._writer.join(timeout=5)
 
     def _write(self, batch: list[_Submission]) -> None:
+        if not batch:
+            return
         self.batches += 1
         self.submissions += len(batch)
         try:
@@ -219,6 +267,11 @@ class GroupCommitter:
             submission.ids = list(ids[offset:offset + count]) if ids else []
             submission.done = True
             offset += count
+
+
+def _size(submission: _Submission) -> int:
+    # Undecided, it is counted as one event: a decision left to the leader is a small one.
+    return len(submission.events) if submission.decide is None else 1
 
 
 def _guards(guards: Sequence[Any]) -> dict[str, Any]:

@@ -601,10 +601,20 @@ class AppraisalLedger(Application[UUID]):
                       giver_ref: str, score: int, value: BerakhlakValue | None = None,
                       comment: str | None = None, channel: str | None = None,
                       external_ref: str | None = None, actor: str) -> Written:
-        written = self.give_feedback_batch([dict(
-            employee_id=employee_id, period=period, source=source, giver_ref=giver_ref,
-            score=score, value=value, comment=comment, channel=channel,
-            external_ref=external_ref)], actor=actor)
+        item = dict(employee_id=employee_id, period=period, source=source,
+                    giver_ref=giver_ref, score=score, value=value, comment=comment,
+                    channel=channel, external_ref=external_ref)
+        if self.committer is not None:
+            # The common case, decided by the group commit's leader with no I/O. Where
+            # that is not possible, the general path below settles it.
+            feedback_id, decide = self._feedback_decision(item, actor)
+            try:
+                ids = self.committer.commit_decided(decide)
+            except (WouldBlock, IntegrityError):
+                pass
+            else:
+                return Written(position=max(ids), ids={"feedback_id": str(feedback_id)})
+        written = self.give_feedback_batch([item], actor=actor)
         return Written(position=written.position,
                        ids={"feedback_id": written.ids["feedback_ids"][0]})
 
@@ -647,25 +657,37 @@ class AppraisalLedger(Application[UUID]):
         then calls `give_feedback` (in a thread), which settles those cases."""
         if self.committer is None:
             return None
-        pairs = self._feedback_pairs([dict(
+        feedback_id, decide = self._feedback_decision(dict(
             employee_id=employee_id, period=period, source=source, giver_ref=giver_ref,
             score=score, value=value, comment=comment, channel=channel,
-            external_ref=external_ref)])
-        at = self.clock()
-        token = _io_forbidden.set(True)
+            external_ref=external_ref), actor)
         try:
-            with recording_clock(lambda: at):
-                events = self._decide_feedback(at, pairs, actor, set())
-                stored = [self.mapper.to_stored_event(e) for e in events]
+            stored = decide()
         except WouldBlock:
             return None
-        finally:
-            _io_forbidden.reset(token)
         try:
             ids = await asyncio.wrap_future(self.committer.submit(stored))
         except IntegrityError:
             return None
-        return Written(position=max(ids), ids={"feedback_id": str(pairs[0][0])})
+        return Written(position=max(ids), ids={"feedback_id": str(feedback_id)})
+
+    def _feedback_decision(self, item: Mapping[str, Any], actor: str
+                           ) -> tuple[Any, Callable[[], list[Any]]]:
+        """The id of one feedback item (checked here, in the caller's thread), and the
+        decision that makes its stored event without I/O: it raises WouldBlock where it
+        would need the database (an employee or a data key not yet in memory)."""
+        pairs = self._feedback_pairs([item])
+
+        def decide() -> list[Any]:
+            at = self.clock()
+            token = _io_forbidden.set(True)
+            try:
+                with recording_clock(lambda: at):
+                    events = self._decide_feedback(at, pairs, actor, set())
+                    return [self.mapper.to_stored_event(e) for e in events]
+            finally:
+                _io_forbidden.reset(token)
+        return pairs[0][0], decide
 
     @staticmethod
     def _feedback_pairs(items: Sequence[Mapping[str, Any]]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -49,6 +51,57 @@ def test_a_conflict_in_a_batch_fails_only_the_command_that_caused_it(app):
     stored = app.recorder.select_notifications(1, 100)
     assert len(stored) == 1 + 8
     assert sorted(i[0] for i in committed) == [n.id for n in stored[1:]]
+
+
+_caller: contextvars.ContextVar[int] = contextvars.ContextVar("caller")
+
+
+def test_decisions_left_to_the_leader_run_in_their_callers_context_and_fail_alone(app):
+    """`commit_decided`: whichever thread leads decides for the callers queued behind it,
+    each in its own caller's context; a decision that raises fails only its caller, and
+    one that makes nothing writes nothing."""
+    committer = GroupCommitter(app.recorder)
+    streams = {n: uuid.uuid4() for n in range(12)}
+    decided_by: dict[int, int] = {}
+    outcomes: dict[int, object] = {}
+
+    def decide() -> list[StoredEvent]:
+        n = _caller.get()
+        decided_by[n] = threading.get_ident()
+        if n == 0:  # the first leader holds the lead until everyone else has queued
+            deadline = time.monotonic() + 10
+            while len(committer._queue) < 11 and time.monotonic() < deadline:
+                time.sleep(0.001)
+        if n == 5:
+            raise ValueError("refused by the domain")
+        return [] if n == 7 else [_record(streams[n], 1)]
+
+    def call(n: int) -> None:
+        _caller.set(n)
+        try:
+            outcomes[n] = (threading.get_ident(), committer.commit_decided(decide))
+        except ValueError as error:
+            outcomes[n] = (threading.get_ident(), error)
+
+    first = threading.Thread(target=call, args=(0,))
+    first.start()
+    while not decided_by:
+        time.sleep(0.001)
+    others = [threading.Thread(target=call, args=(n,)) for n in range(1, 12)]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join(timeout=30)
+    committer.close()
+    assert isinstance(outcomes[5][1], ValueError)
+    assert outcomes[7][1] == []
+    written = {n: result[1][0] for n, result in outcomes.items() if n not in (5, 7)}
+    stored = app.recorder.select_notifications(1, 100)
+    assert {s.id: s.originator_id for s in stored} == {
+        position: streams[n] for n, position in written.items()}
+    # all but one of the queued callers were decided for by another thread
+    queued = range(1, 12)
+    assert sum(decided_by[n] != outcomes[n][0] for n in queued) == len(queued) - 1
 
 
 def test_concurrent_commands_lose_nothing_and_record_nothing_twice(app, clock):
