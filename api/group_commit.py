@@ -48,7 +48,7 @@ Decision = Callable[[], Sequence[StoredEvent]]
 
 class _Submission:
     __slots__ = ("events", "guards", "ids", "error", "done", "wake", "future", "decide",
-                 "context")
+                 "context", "then_wake")
 
     def __init__(self, events: Sequence[StoredEvent], guards: Sequence[Any],
                  future: Future[Sequence[int]] | None = None, *,
@@ -63,12 +63,18 @@ class _Submission:
         self.error: BaseException | None = None
         self.done = False
         self.future = future
+        self.then_wake: _Submission | None = None
         # Held until its owner is to wake: answered, or made leader. One lock per caller,
         # so a commit wakes exactly the callers it answered (a shared condition woke
         # every waiting thread, and each woken thread queued for the interpreter lock).
         self.wake = threading.Lock()
         if future is None:
             self.wake.acquire()
+
+    def woken(self) -> None:
+        """Called by the waiting thread once woken: wake the next caller answered with it."""
+        if self.then_wake is not None:
+            self.then_wake.wake_up()
 
     def wake_up(self) -> None:
         """Answered or made leader: wake the waiting thread, or settle the future."""
@@ -109,6 +115,7 @@ class GroupCommitter:
         if self._enqueue(submission):
             # Woken when answered, or when the leader before us hands over to us.
             submission.wake.acquire()
+            submission.woken()
         if not submission.done:
             self._lead(submission)
         if submission.error is not None:
@@ -123,6 +130,7 @@ class GroupCommitter:
         submission = _Submission((), (), decide=decide)
         if self._enqueue(submission):
             submission.wake.acquire()
+            submission.woken()
         if not submission.done:
             self._lead(submission)
         if submission.error is not None:
@@ -185,9 +193,19 @@ class GroupCommitter:
                 else:
                     self._writing = False
                     self._idle.set()
-            for answered in batch:
-                if answered is not own:
+            # Answered callers wake one after another, each woken by the one before:
+            # woken all at once, they would all queue for the interpreter lock together.
+            chain: _Submission | None = None
+            for answered in reversed(batch):
+                if answered is own:
+                    continue
+                if answered.future is not None:
                     answered.wake_up()
+                else:
+                    answered.then_wake = chain
+                    chain = answered
+            if chain is not None:
+                chain.wake_up()
             if successor is not None:
                 if successor.future is None:
                     successor.wake.release()
