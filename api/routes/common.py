@@ -71,11 +71,17 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 _bearer = HTTPBearer(auto_error=False, description="`kinerja token --actor ID --role ROLE`")
 
 
-async def authenticate(rt: RuntimeDep, credentials: Annotated[
-        HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _principal(rt: Runtime, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None:
         raise Unauthenticated("send `Authorization: Bearer <token>`")
     return rt.tokens.verify(credentials.credentials)
+
+
+async def authenticate(rt: RuntimeDep, credentials: BearerCredentials) -> Principal:
+    return _principal(rt, credentials)
 
 
 Caller = Annotated[Principal, Depends(authenticate)]
@@ -187,27 +193,30 @@ def _body(written: Written) -> dict[str, Any]:
     return {"position": written.position, **written.ids}
 
 
-async def _command(request: Request, rt: RuntimeDep, principal: Caller,
-                   idempotency_key: Annotated[str | None, Header(
-                       alias="Idempotency-Key", max_length=MAX_KEY_LENGTH,
-                       description="Makes a retried POST return the first answer and "
-                                   "record nothing twice (scoped to the caller).")] = None,
-                   ) -> Command:
-    if idempotency_key is not None and not _KEY.match(idempotency_key):
-        raise IdempotencyKeyInvalid(
-            f"an Idempotency-Key is 1 to {MAX_KEY_LENGTH} visible ASCII characters")
-    # Only a keyed request is compared with an earlier one, so only it is fingerprinted.
-    print_ = ("" if idempotency_key is None else
-              fingerprint(request.method, request.url.path, await request.body()))
-    return Command(rt, principal, idempotency_key, print_, request.url.path)
+IdempotencyKeyHeader = Annotated[str | None, Header(
+    alias="Idempotency-Key", max_length=MAX_KEY_LENGTH,
+    description="Makes a retried POST return the first answer and record nothing twice "
+                "(scoped to the caller).")]
 
 
-def command_for(*allowed: Role) -> Callable[..., Command]:
+def command_for(*allowed: Role) -> Callable[..., Any]:
+    """The dependency of a write open to `allowed`: authenticates, checks the role and the
+    key. One dependency rather than a chain of them: FastAPI solves each link of a chain
+    on every request, and on the busiest writes that cost more than the write's own work."""
     check = roles(*allowed)
 
-    async def dependency(command: Annotated[Command, Depends(_command)]) -> Command:
-        check(command.principal)
-        return command
+    async def dependency(request: Request, credentials: BearerCredentials,
+                         idempotency_key: IdempotencyKeyHeader = None) -> Command:
+        rt: Runtime = request.app.state.kinerja
+        principal = check(_principal(rt, credentials))
+        if idempotency_key is not None and not _KEY.match(idempotency_key):
+            raise IdempotencyKeyInvalid(
+                f"an Idempotency-Key is 1 to {MAX_KEY_LENGTH} visible ASCII characters")
+        path = request.url.path
+        # Only a keyed request is compared with an earlier one, so only it is fingerprinted.
+        print_ = ("" if idempotency_key is None else
+                  fingerprint(request.method, path, await request.body()))
+        return Command(rt, principal, idempotency_key, print_, path)
     return dependency
 
 
@@ -318,9 +327,9 @@ def _without_giver(data: Any) -> Any:
 def reader_for(*allowed: Role) -> Callable[..., Reader]:
     check = roles(*allowed)
 
-    async def dependency(rt: RuntimeDep, principal: Caller) -> Reader:
-        check(principal)
-        return Reader(rt, principal)
+    async def dependency(request: Request, credentials: BearerCredentials) -> Reader:
+        rt: Runtime = request.app.state.kinerja
+        return Reader(rt, check(_principal(rt, credentials)))
     return dependency
 
 
