@@ -37,10 +37,13 @@ FEEDBACK_WAIT_SECONDS = 2.0
 
 def create_app(settings: Settings, *, ledger: AppraisalLedger | None = None,
                clock: Callable[[], datetime] | None = None,
-               read_wait_seconds: float = READ_WAIT_SECONDS) -> FastAPI:
+               read_wait_seconds: float = READ_WAIT_SECONDS,
+               follow: bool = True) -> FastAPI:
     """Build the API on the store that `settings` name. A `ledger` given here is used as it
     is (and not closed by the app); keys are then recorded just after each write, unless
-    it was opened with `api.idempotency.recorder_env`."""
+    it was opened with `api.idempotency.recorder_env`. With `follow=False` the app runs no
+    followers of the log (`kinerja follow` does, in a process of its own); a read that
+    asks for a position still catches the read models up to it by itself."""
     from api.store import open_ledger
     from projections.db import open_database
     from projections.queries import ReadModels
@@ -72,7 +75,8 @@ def create_app(settings: Settings, *, ledger: AppraisalLedger | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runner.start()
+        if follow:
+            runner.start()
         try:
             yield
         finally:
@@ -93,7 +97,7 @@ def create_app(settings: Settings, *, ledger: AppraisalLedger | None = None,
         app.include_router(module.router)
     # The verifiable ledger (issue 5): Merkle follower, checkpoints and proofs.
     from api.routes.ledger import install as install_ledger
-    install_ledger(app, settings, ledger)
+    install_ledger(app, settings, ledger, follow=follow)
     app.include_router(importlib.import_module("api.routes.bundle").router)  # issue 6
     app.include_router(importlib.import_module("api.web").router)  # issue 9: /ui/ pages
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -51,7 +51,11 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
           access_log: Annotated[bool, typer.Option(
               help="Log a line per request. Off by default: every write is already "
                    "recorded, with its actor, in the ledger, and the line costs "
-                   "about 5 % of the write rate.")] = False) -> None:
+                   "about 5 % of the write rate.")] = False,
+          follow: Annotated[bool, typer.Option(
+              help="Keep the read models and the Merkle ledger caught up in this process. "
+                   "--no-follow leaves that to `kinerja follow`, run beside it: the API "
+                   "then has its interpreter to itself.")] = True) -> None:
     """Run the HTTP API on the configured store (docs at /docs)."""
     import uvicorn
 
@@ -65,9 +69,39 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
         for line in load_demo_lines(settings, url, employees=demo_employees,
                                     months=demo_months, seed=demo_seed):
             typer.echo(line)
-    application = create_app(settings)
-    typer.echo(f"kinerja-ledger API on {url}  (docs: {url}/docs)")
+    if not follow and settings.store().kind == "memory":
+        fail("--no-follow needs a store another process can open (sqlite or postgresql)")
+    application = create_app(settings, follow=follow)
+    typer.echo(f"kinerja-ledger API on {url}  (docs: {url}/docs)"
+               + ("" if follow else "; the log is followed by `kinerja follow`"))
     uvicorn.run(application, host=host, port=port, log_level="info", access_log=access_log)
+
+
+@app.command()
+def follow() -> None:
+    """Keep the read models and the Merkle ledger (with its signed checkpoints) caught up
+    with the log, until stopped (Ctrl-C or SIGTERM). Run it beside
+    `kinerja serve --no-follow`, on the same store."""
+    import signal
+    import threading
+
+    from api.followers import Followers
+
+    settings = load_settings()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        followers = Followers(settings)
+    except ValueError as error:
+        fail(str(error))
+    except Exception as error:  # noqa: BLE001 - one line for the operator, not a traceback
+        fail(f"cannot follow the log: {type(error).__name__}: {error}")
+    with followers:
+        typer.echo(f"following the log of {settings.store().kind}; stop with Ctrl-C")
+        while not stop.wait(1.0):
+            pass
+    typer.echo("stopped")
 
 
 def load_demo_lines(settings: Any, url: str, *, employees: int, months: int,

@@ -122,9 +122,11 @@ def get_consistency_proof(ledger: MerkleLedger, caller: Caller,
                                proof=[h.hex() for h in proof.proof])
 
 
-def install(app: FastAPI, settings: Settings, ledger_app: Any) -> Ledger:
+def install(app: FastAPI, settings: Settings, ledger_app: Any, *,
+            follow: bool = True) -> Ledger:
     """Open the Merkle ledger over `ledger_app`'s log, keep it caught up (and checkpointed)
-    while the app runs, expose `leaf_for_position` to the read side, add the routes."""
+    while the app runs (unless `follow` is false: `kinerja follow` does it elsewhere),
+    expose `leaf_for_position` to the read side, add the routes."""
     from api.ledger_keys import open_merkle_ledger
 
     runtime = getattr(app.state, "kinerja", None)
@@ -144,7 +146,8 @@ def install(app: FastAPI, settings: Settings, ledger_app: Any) -> Ledger:
         # Inside the app's own lifespan: started after it, stopped before it closes the
         # log this follower reads.
         async with inner(application) as state:
-            follower.start()
+            if follow:
+                follower.start()
             try:
                 yield state
             finally:
