@@ -12,6 +12,7 @@ import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from datetime import datetime
 from typing import Any
 
@@ -38,12 +39,13 @@ FEEDBACK_WAIT_SECONDS = 2.0
 def create_app(settings: Settings, *, ledger: AppraisalLedger | None = None,
                clock: Callable[[], datetime] | None = None,
                read_wait_seconds: float = READ_WAIT_SECONDS,
-               follow: bool = True) -> FastAPI:
+               follow: bool = True, fast_path: bool = True) -> FastAPI:
     """Build the API on the store that `settings` name. A `ledger` given here is used as it
     is (and not closed by the app); keys are then recorded just after each write, unless
     it was opened with `api.idempotency.recorder_env`. With `follow=False` the app runs no
     followers of the log (`kinerja follow` does, in a process of its own); a read that
-    asks for a position still catches the read models up to it by itself."""
+    asks for a position still catches the read models up to it by itself. `fast_path`
+    answers the plain case of the busiest write before routing (`api/fast_path.py`)."""
     from api.store import open_ledger
     from projections.db import open_database
     from projections.queries import ReadModels
@@ -85,12 +87,16 @@ def create_app(settings: Settings, *, ledger: AppraisalLedger | None = None,
                 ledger.close()
             db.close()
 
-    app = FastAPI(
+    app = KinerjaAPI(
         title="kinerja-ledger API", version=API_VERSION, lifespan=lifespan,
         description="Authenticated commands and auditable, replayable queries over the "
                     "verifiable ASN appraisal ledger. Errors are RFC 9457 problem details.",
     )
     app.state.kinerja = runtime
+    app.state.fast_path_answered = 0
+    if fast_path:
+        from api.fast_path import CitizenFeedbackFastPath
+        app.fast_path = CitizenFeedbackFastPath(partial(FastAPI.__call__, app), app.state)
     register_error_handlers(app)
     for module in (employees, rubrics, cycles, evaluations, feedback, appeals, queries,
                    health):
@@ -102,6 +108,19 @@ def create_app(settings: Settings, *, ledger: AppraisalLedger | None = None,
     app.include_router(importlib.import_module("api.web").router)  # issue 9: /ui/ pages
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+class KinerjaAPI(FastAPI):
+    """FastAPI, with the busiest write's plain case answered before the framework's own
+    middleware and routing (`api/fast_path.py`); every other request goes FastAPI's way."""
+
+    fast_path: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.fast_path is not None:
+            await self.fast_path(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def _feedback_lookup(ledger: AppraisalLedger, reads: Any, runner: Any

@@ -214,11 +214,23 @@ def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
              "type": str(e.get("type", ""))} for e in error.errors()]
 
 
-def register_error_handlers(app: FastAPI) -> None:
+def store_errors() -> tuple[type[BaseException], ...]:
+    """The errors of a store that did not answer (in time): answered 503, retry."""
     import sqlite3
 
     import psycopg
-    from eventsourcing.persistence import OperationalError, PersistenceError
+    from eventsourcing.persistence import OperationalError
+    return OperationalError, psycopg.OperationalError, sqlite3.OperationalError
+
+
+def store_unavailable(instance: str) -> JSONResponse:
+    status, body, headers = problem_for(
+        StoreUnavailable("the store did not answer in time; retry"), instance)
+    return problem_response(status, body, headers)
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    from eventsourcing.persistence import PersistenceError
 
     async def on_known(request: Request, error: Exception) -> JSONResponse:
         status, body, headers = problem_for(error, _instance(request))
@@ -254,9 +266,7 @@ def register_error_handlers(app: FastAPI) -> None:
 
     async def on_store(request: Request, error: Exception) -> JSONResponse:
         log.warning("store error on %s: %s", request.url.path, error)
-        status, body, headers = problem_for(
-            StoreUnavailable("the store did not answer in time; retry"), _instance(request))
-        return problem_response(status, body, headers)
+        return store_unavailable(_instance(request))
 
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -267,8 +277,7 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, on_known)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(OperationalError, on_store)
-    app.add_exception_handler(psycopg.OperationalError, on_store)
-    app.add_exception_handler(sqlite3.OperationalError, on_store)
+    for store_error in store_errors():
+        app.add_exception_handler(store_error, on_store)
     app.add_exception_handler(PersistenceError, on_unexpected)
     app.add_exception_handler(Exception, on_unexpected)
