@@ -244,20 +244,26 @@ def pinned_to_one_core() -> Iterator[None]:
 
 @contextmanager
 def served(env: dict[str, str], schema: str) -> Iterator[tuple[str, str]]:
-    """`kinerja serve` on the store `env` names, and the bare baseline server
-    (bench/bare_api.py) on the same schema, each on a free port; yields their URLs once
-    both answer, and stops both afterwards."""
+    """`kinerja serve --no-follow` on the store `env` names, with `kinerja follow` beside
+    it (the deployment that gives the API its interpreter to itself; the followers still
+    share the machine's cores), and the bare baseline server (bench/bare_api.py) on the
+    same schema, each on a free port; yields their URLs once both answer, and stops all
+    three afterwards."""
     api_port, bare_port = free_port(), free_port()
-    api = subprocess.Popen([KINERJA, "serve", "--port", str(api_port)], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    api = subprocess.Popen([KINERJA, "serve", "--no-follow", "--port", str(api_port)],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    follower = subprocess.Popen([KINERJA, "follow"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
     bare = subprocess.Popen([sys.executable, "-m", "bench.bare_api", str(bare_port), schema],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         api_url, bare_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
         wait_for_http(f"{api_url}/healthz", api)
         wait_for_http(f"{bare_url}/healthz", bare)
+        if follower.poll() is not None:
+            raise RuntimeError(f"kinerja follow exited with {follower.returncode}")
         yield api_url, bare_url
     finally:
-        for process in (api, bare):
+        for process in (api, follower, bare):
             process.terminate()
             process.wait(timeout=30)
