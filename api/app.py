@@ -83,6 +83,7 @@ def create_app(settings: Settings, *, ledger: AppraisalLedger | None = None,
             yield
         finally:
             runner.stop()
+            await ledger.close_async()
             if owns_ledger:
                 ledger.close()
             db.close()

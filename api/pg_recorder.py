@@ -16,11 +16,18 @@ in `_rows_beside` and get an explicit transaction around the call.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
 import psycopg
@@ -61,6 +68,8 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
         ).format(schema=schema, function=function, table=table,
                  channel=Identifier(self.channel_name),
                  lock_timeout=Literal(f"{self.datastore.lock_timeout}s")))
+        self._async_connections: weakref.WeakKeyDictionary[Any, Any] = (
+            weakref.WeakKeyDictionary())
         self._insert_call = SQL(
             "SELECT n FROM {schema}.{function}(%b::uuid[], %b::bigint[], %b::text[], "
             "%b::bytea[], %b::uuid[], %b::bigint[]) AS n"
@@ -81,6 +90,39 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
                 ids = [row["n"] for row in conn.execute(self._insert_call, params)]
                 self._insert_rows_beside(conn, stored_events, ids)
                 return ids
+
+    async def insert_events_async(self, stored_events: Sequence[StoredEvent]
+                                  ) -> Sequence[int]:
+        """`insert_events` for a caller on an event loop (no guards, no rows beside):
+        the same call, on an async connection of that loop's own. Not retried: a lost
+        connection is dropped, and the next call opens another."""
+        if not stored_events:
+            return []
+        if self._has_rows_beside(stored_events):  # they need a transaction: the usual way
+            return await asyncio.to_thread(self.insert_events, stored_events) or []
+        loop = asyncio.get_running_loop()
+        conn = self._async_connections.get(loop)
+        if conn is None or conn.closed:
+            kwargs = {k: v for k, v in self.datastore.pool.kwargs.items()
+                      if k != "row_factory"}
+            try:
+                conn = await psycopg.AsyncConnection.connect(autocommit=True, **kwargs)
+            except psycopg.OperationalError as error:
+                raise OperationalError(str(error)) from error
+            self._async_connections[loop] = conn
+        try:
+            cursor = await conn.execute(self._insert_call, self._params(stored_events, ()))
+            return [row[0] for row in await cursor.fetchall()]
+        except psycopg.IntegrityError as error:
+            raise IntegrityError(str(error)) from error
+        except psycopg.OperationalError as error:
+            raise OperationalError(str(error)) from error
+
+    async def close_async(self) -> None:
+        """Close the calling loop's async connection, if it has one."""
+        conn = self._async_connections.pop(asyncio.get_running_loop(), None)
+        if conn is not None:
+            await conn.close()
 
     # Not retried: the chunks are made once, by a generator the first attempt consumed.
     def insert_event_stream(self, chunks: Iterable[Sequence[StoredEvent]]

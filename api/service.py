@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
@@ -31,6 +32,7 @@ from eventsourcing.persistence import (
 
 from eventsourcing.popo import POPOApplicationRecorder
 
+from api.async_commit import AsyncGroupCommitter
 from api.group_commit import GroupCommitter
 from api.recorders import GuardedPOPOApplicationRecorder
 
@@ -176,6 +178,9 @@ class AppraisalLedger(Application[UUID]):
         self.clock = clock
         self.feedback_lookup = feedback_lookup
         self.committer = GroupCommitter(self.recorder) if group_commit else None
+        self._loop_committers: weakref.WeakKeyDictionary[Any, AsyncGroupCommitter] = (
+            weakref.WeakKeyDictionary())
+        self._last_loop_committer: tuple[Any, AsyncGroupCommitter] | None = None
         self._known_employees: set[str] = set()
         self._policies: dict[tuple[str, int], RubricPolicy] = {}
 
@@ -665,11 +670,39 @@ class AppraisalLedger(Application[UUID]):
             stored = decide()
         except WouldBlock:
             return None
+        loop_committer = self._loop_committer()
         try:
-            ids = await asyncio.wrap_future(self.committer.submit(stored))
+            if loop_committer is not None:
+                ids = await loop_committer.commit(stored)
+            else:
+                ids = await asyncio.wrap_future(self.committer.submit(stored))
         except IntegrityError:
             return None
         return Written(position=max(ids), ids={"feedback_id": str(feedback_id)})
+
+    def _loop_committer(self) -> AsyncGroupCommitter | None:
+        """The running loop's own group committer, where the store can insert from an
+        event loop (PostgreSQL); None elsewhere, where the threaded one serves."""
+        loop = asyncio.get_running_loop()
+        last = self._last_loop_committer  # a server has one loop: spare the weak lookup
+        if last is not None and last[0] is loop:
+            return last[1]
+        insert = getattr(self.recorder, "insert_events_async", None)
+        if insert is None:
+            return None
+        committer = self._loop_committers.get(loop)
+        if committer is None:
+            committer = self._loop_committers[loop] = AsyncGroupCommitter(insert)
+        self._last_loop_committer = (loop, committer)
+        return committer
+
+    async def close_async(self) -> None:
+        """Close what the running loop opened for writing (before `close`)."""
+        self._loop_committers.pop(asyncio.get_running_loop(), None)
+        self._last_loop_committer = None
+        close = getattr(self.recorder, "close_async", None)
+        if close is not None:
+            await close()
 
     def _feedback_decision(self, item: Mapping[str, Any], actor: str
                            ) -> tuple[Any, Callable[[], list[Any]]]:

@@ -1,0 +1,100 @@
+"""Group commit on the event loop (PostgreSQL): callers awaiting on one loop share
+statements, each hears only of its own events, and a conflict fails only its caller."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from api.async_commit import AsyncGroupCommitter
+from domain.values import FeedbackSource
+from tests.scenario import PERIOD, build_world
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_ledger(postgres_schema, tmp_path, clock) -> Iterator:
+    from api.settings import Settings
+    from api.store import open_ledger
+    from tests.conftest import POSTGRES_URL
+
+    ledger = open_ledger(Settings(database_url=POSTGRES_URL, postgres_schema=postgres_schema,
+                                  data_dir=tmp_path / "data"), clock=clock)
+    yield ledger
+    ledger.close()
+
+
+def _record(originator_id: uuid.UUID, version: int = 1) -> StoredEvent:
+    return StoredEvent(originator_id=originator_id, originator_version=version,
+                       topic="kinerja.test.v1", state=b"{}")
+
+
+def test_callers_on_one_loop_share_statements_and_each_gets_its_own_ids(pg_ledger):
+    recorder = pg_ledger.recorder
+    existing = uuid.uuid4()
+    recorder.insert_events([_record(existing)])
+    streams = [uuid.uuid4() for _ in range(64)]
+
+    async def run() -> list[object]:
+        committer = AsyncGroupCommitter(recorder.insert_events_async)
+
+        async def call(n: int) -> object:
+            records = [_record(existing)] if n == 17 else [_record(streams[n]),
+                                                          _record(streams[n], 2)]
+            try:
+                return await committer.commit(records)
+            except IntegrityError as error:
+                return error
+            finally:
+                await asyncio.sleep(0)
+
+        try:
+            outcomes = await asyncio.gather(*(call(n) for n in range(64)))
+            assert committer.batches < committer.submissions == 64
+            return outcomes
+        finally:
+            await recorder.close_async()
+
+    outcomes = asyncio.run(run())
+    assert isinstance(outcomes[17], IntegrityError)
+    stored = {(n.originator_id, n.originator_version): n.id
+              for n in recorder.select_notifications(1, 1000)}
+    assert len(stored) == 1 + 63 * 2
+    for n, ids in enumerate(outcomes):
+        if n != 17:
+            assert ids == [stored[(streams[n], 1)], stored[(streams[n], 2)]]
+            assert ids[1] == ids[0] + 1  # one caller's events sit together, in order
+
+
+def test_awaited_feedback_on_postgres_is_written_by_the_loop_itself(pg_ledger, clock):
+    world = build_world(pg_ledger, clock, employees=2)
+
+    def item(n: int) -> dict:
+        return dict(employee_id=world.employees[n % 2], period=PERIOD,
+                    source=FeedbackSource.CITIZEN, giver_ref=f"warga-{n}", score=3,
+                    channel="JAKI", external_ref=f"JAKI-{n}", actor="channel:jaki")
+
+    pg_ledger.give_feedback(**item(0))  # learns the employees and the channel's key
+    pg_ledger.give_feedback(**item(1))
+    threaded = pg_ledger.committer.submissions
+
+    async def run() -> list:
+        try:
+            return await asyncio.gather(*(pg_ledger.give_feedback_async(**item(n))
+                                          for n in range(2, 42)))
+        finally:
+            await pg_ledger.close_async()
+
+    written = asyncio.run(run())
+    assert all(w is not None for w in written)
+    assert pg_ledger.committer.submissions == threaded  # no thread took part
+    positions = [w.position for w in written]
+    assert len(set(positions)) == 40
+    notes = {n.id: str(n.originator_id) for n in
+             pg_ledger.recorder.select_notifications(min(positions), 100)}
+    assert [notes[w.position] for w in written] == [w.ids["feedback_id"] for w in written]
