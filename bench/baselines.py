@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+
+import psycopg
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from bench.common import POSTGRES_URL, LoadResult, connect, run_concurrently, scratch_schema
+from bench.common import (
+    POSTGRES_URL,
+    LoadResult,
+    connect,
+    run_concurrently,
+    run_tasks,
+    scratch_schema,
+)
 
 EVENT_STATE = json.dumps({
     "timestamp": {"_type_": "datetime_iso", "_data_": "2026-01-31T08:00:00+00:00"},
@@ -75,6 +84,32 @@ def raw_plain_inserts(clients: int, seconds: float) -> LoadResult:
                 return 1
             return work
         return run_concurrently(clients, seconds, make)
+
+
+def raw_plain_inserts_async(clients: int, seconds: float) -> LoadResult:
+    """`raw_plain_inserts` from `clients` async connections on one event loop: the same
+    reference for callers that are tasks rather than threads."""
+    with scratch_schema("bench_raw") as schema:
+        _events_table(schema)
+        connections: list[psycopg.AsyncConnection] = []
+
+        async def setup() -> None:
+            for _ in range(clients):
+                connections.append(await psycopg.AsyncConnection.connect(
+                    POSTGRES_URL, autocommit=True, options=f"-c search_path={schema}"))
+
+        async def teardown() -> None:
+            for connection in connections:
+                await connection.close()
+
+        def make(index: int) -> Callable[[], Awaitable[int]]:
+            async def work() -> int:
+                await connections[index].execute(
+                    "INSERT INTO events (originator_id, originator_version, topic, state)"
+                    " VALUES (%s, 1, 'kinerja.bench', %s)", (uuid.uuid4(), EVENT_STATE))
+                return 1
+            return work
+        return run_tasks(clients, seconds, make, setup=setup, teardown=teardown)
 
 
 def raw_batched_inserts(rows_per_transaction: int, seconds: float) -> LoadResult:

@@ -3,8 +3,10 @@ citizen-feedback ingestion, on PostgreSQL, beside raw psycopg references of the 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from api.settings import Settings
 from api.store import open_ledger
@@ -15,6 +17,7 @@ from bench.common import (
     LoadResult,
     pinned_to_one_core,
     run_concurrently,
+    run_tasks,
     scratch_schema,
 )
 from domain.values import FeedbackSource
@@ -53,6 +56,43 @@ def _command_load(clients: int, seconds: float) -> tuple[LoadResult, int]:
             result = run_concurrently(clients, seconds, make)
             batches = ledger.committer.batches if ledger.committer else 0
             return result, batches
+        finally:
+            ledger.close()
+
+
+def _command_load_on_a_loop(clients: int, seconds: float) -> tuple[LoadResult, int]:
+    """The same commands from `clients` tasks on one event loop, as the API's handlers
+    call them: `give_feedback_async`, or, where it answers None (the first item of an
+    employee or of a key window), `give_feedback` in a thread."""
+    with scratch_schema("bench_write") as schema:
+        settings = Settings(database_url=POSTGRES_URL, postgres_schema=schema,
+                            postgres_pool_size=min(40, clients + 4))
+        ledger = open_ledger(settings)
+        try:
+            employees = _world(ledger, 8)
+
+            def make(index: int) -> Callable[[], Awaitable[int]]:
+                numbers = itertools.count(index, clients)
+
+                async def work() -> int:
+                    n = next(numbers)
+                    item = dict(
+                        employee_id=employees[n % len(employees)], period="2026-01",
+                        source=FeedbackSource.CITIZEN, giver_ref=f"warga-{n}",
+                        score=1 + n % 5, channel="JAKI", external_ref=f"bench-{n}",
+                        actor="channel:jaki")
+                    if await ledger.give_feedback_async(**item) is None:
+                        await asyncio.to_thread(lambda: ledger.give_feedback(**item))
+                    return 1
+                return work
+
+            committers: list[Any] = []
+
+            async def teardown() -> None:
+                committers.append(ledger._loop_committer())
+                await ledger.close_async()
+            result = run_tasks(clients, seconds, make, teardown=teardown)
+            return result, committers[0].batches if committers[0] else 0
         finally:
             ledger.close()
 
@@ -117,6 +157,21 @@ def run(quick: bool) -> list[Figure]:
                                   result.per_second, "/s",
                                   "CRUD UPDATE with audit trigger, 32 clients",
                                   crud_32.per_second))
+    # Callers on an event loop, as the API's handlers are, against the faster of the two
+    # raw references (threads, or tasks on async connections) measured just before.
+    plain_32_tasks = baselines.raw_plain_inserts_async(32, seconds)
+    fastest_raw = max(plain_32.per_second, plain_32_tasks.per_second)
+    for clients in (8, 32):
+        on_loop, batches = _command_load_on_a_loop(clients, seconds)
+        figures.append(Figure(
+            SECTION, f"commands/s, {clients} callers on an event loop, in-process",
+            on_loop.per_second, "/s",
+            "raw plain single-row inserts, 32 clients (threads or tasks, the faster)",
+            fastest_raw, target=1.0 if clients == 32 else None,
+            note=(f"p50 {on_loop.p50_ms:.1f} ms, p99 {on_loop.p99_ms:.1f} ms; "
+                  f"{on_loop.operations} commands in {batches} transactions; raw "
+                  f"references: {plain_32.per_second:,.0f}/s from threads, "
+                  f"{plain_32_tasks.per_second:,.0f}/s from tasks")))
     # The same pair again with this process on one core (PostgreSQL keeps both): how a
     # Python server is best deployed, one process per core. Both sides are pinned alike.
     with pinned_to_one_core():

@@ -3,6 +3,7 @@ and scratch PostgreSQL schemas / SQLite files that are removed afterwards."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import socket
@@ -13,10 +14,11 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -116,6 +118,42 @@ def run_concurrently(clients: int, seconds: float,
         thread.join(timeout=seconds + 60)
     elapsed = time.perf_counter() - began
     return LoadResult(sum(counts), elapsed, [x for per in latencies for x in per])
+
+
+def run_tasks(clients: int, seconds: float,
+              make_worker: Callable[[int], Callable[[], Awaitable[int]]], *,
+              setup: Callable[[], Awaitable[Any]] | None = None,
+              teardown: Callable[[], Awaitable[Any]] | None = None) -> LoadResult:
+    """`run_concurrently` for callers on one event loop: `clients` tasks, each awaiting
+    its worker in a loop for about `seconds`. `setup` and `teardown` run on that loop,
+    untimed, before and after."""
+    async def run() -> LoadResult:
+        if setup is not None:
+            await setup()
+        try:
+            return await timed()
+        finally:
+            if teardown is not None:
+                await teardown()
+
+    async def timed() -> LoadResult:
+        workers = [make_worker(i) for i in range(clients)]
+        latencies: list[float] = []
+        counts = [0] * clients
+        deadline = time.perf_counter() + seconds
+
+        async def loop(index: int) -> None:
+            work = workers[index]
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                done = await work()
+                counts[index] += done
+                latencies.append(time.perf_counter() - began)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(loop(i) for i in range(clients)))
+        return LoadResult(sum(counts), time.perf_counter() - began, latencies)
+    return asyncio.run(run())
 
 
 def free_port() -> int:
