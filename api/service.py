@@ -27,6 +27,7 @@ from eventsourcing.persistence import (
     JSONTranscoder,
     Notification,
     Recording,
+    Transcoder,
     Transcoding,
 )
 
@@ -34,6 +35,7 @@ from eventsourcing.popo import POPOApplicationRecorder
 
 from api.async_commit import AsyncGroupCommitter
 from api.group_commit import GroupCommitter
+from api.transcoder import LedgerTranscoder
 from api.recorders import GuardedPOPOApplicationRecorder
 
 from domain.appeal import Appeal
@@ -226,6 +228,14 @@ class AppraisalLedger(Application[UUID]):
         if type(recorder) is POPOApplicationRecorder:
             return GuardedPOPOApplicationRecorder()
         return recorder
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = super().construct_transcoder()
+        if type(transcoder) is not JSONTranscoder:
+            return transcoder
+        faster = LedgerTranscoder()
+        self.register_transcodings(faster)
+        return faster
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
