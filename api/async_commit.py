@@ -55,11 +55,15 @@ class AsyncGroupCommitter:
                 self.batches += 1
                 self.submissions += len(batch)
                 await self._write(batch)
+        except BaseException:
+            # The leader itself was stopped (the loop is closing): no one is left to write
+            # what is still queued, and nothing of it was written; its callers hear so.
+            queued, self._queue = self._queue, []
+            for _, future in queued:
+                future.cancel()
+            raise
         finally:
             self._leader = None
-            # Queued while the last write failed in a way that ended the task: lead again.
-            if self._queue:
-                self._leader = asyncio.create_task(self._lead())
 
     def _take_batch(self) -> list[tuple[Sequence[StoredEvent], asyncio.Future]]:
         size = 0
@@ -105,7 +109,9 @@ def _settle(future: asyncio.Future, *, ids: Sequence[int] = (),
             error: BaseException | None = None) -> None:
     if future.done():  # the caller went away (cancelled); the write stands
         return
-    if error is not None:
+    if isinstance(error, asyncio.CancelledError):
+        future.cancel()
+    elif error is not None:
         future.set_exception(error)
     else:
         future.set_result(ids)

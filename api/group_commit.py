@@ -114,8 +114,7 @@ class GroupCommitter:
         submission = _Submission(events, guards)
         if self._enqueue(submission):
             # Woken when answered, or when the leader before us hands over to us.
-            submission.wake.acquire()
-            submission.woken()
+            _wait_to_be_woken(submission)
         if not submission.done:
             self._lead(submission)
         if submission.error is not None:
@@ -129,8 +128,7 @@ class GroupCommitter:
         else."""
         submission = _Submission((), (), decide=decide)
         if self._enqueue(submission):
-            submission.wake.acquire()
-            submission.woken()
+            _wait_to_be_woken(submission)
         if not submission.done:
             self._lead(submission)
         if submission.error is not None:
@@ -285,6 +283,14 @@ class GroupCommitter:
             submission.ids = list(ids[offset:offset + count]) if ids else []
             submission.done = True
             offset += count
+
+
+def _wait_to_be_woken(submission: _Submission) -> None:
+    try:
+        submission.wake.acquire()
+    finally:
+        # Whatever happened to this thread, the callers answered after it must wake.
+        submission.woken()
 
 
 def _size(submission: _Submission) -> int:

@@ -98,3 +98,33 @@ def test_awaited_feedback_on_postgres_is_written_by_the_loop_itself(pg_ledger, c
     notes = {n.id: str(n.originator_id) for n in
              pg_ledger.recorder.select_notifications(min(positions), 100)}
     assert [notes[w.position] for w in written] == [w.ids["feedback_id"] for w in written]
+
+
+def test_a_lost_connection_fails_its_batch_only_and_the_next_write_reconnects(pg_ledger):
+    from eventsourcing.persistence import OperationalError
+
+    from tests.conftest import POSTGRES_URL
+    import psycopg
+
+    recorder = pg_ledger.recorder
+
+    async def run() -> tuple[object, object, object]:
+        committer = AsyncGroupCommitter(recorder.insert_events_async)
+        try:
+            first = await committer.commit([_record(uuid.uuid4())])
+            pid = next(iter(recorder._async_connections.values())).info.backend_pid
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            try:
+                lost = await committer.commit([_record(uuid.uuid4())])
+            except OperationalError as error:
+                lost = error
+            again = await committer.commit([_record(uuid.uuid4())])
+            return first, lost, again
+        finally:
+            await recorder.close_async()
+
+    first, lost, again = asyncio.run(run())
+    assert isinstance(lost, OperationalError)
+    stored = [n.id for n in recorder.select_notifications(1, 100)]
+    assert stored == [first[0], again[0]]  # nothing half-written, nothing lost
