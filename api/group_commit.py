@@ -111,23 +111,19 @@ class GroupCommitter:
         aggregate named in `guards` (id, version read) moved meanwhile."""
         if not events:
             return []
-        submission = _Submission(events, guards)
-        if self._enqueue(submission):
-            # Woken when answered, or when the leader before us hands over to us.
-            _wait_to_be_woken(submission)
-        if not submission.done:
-            self._lead(submission)
-        if submission.error is not None:
-            raise submission.error
-        return submission.ids
+        return self._answer_of(_Submission(events, guards))
 
     def commit_decided(self, decide: Decision) -> Sequence[int]:
         """As `commit`, for the events `decide` returns, called by whichever thread leads,
         just before it writes, in a copy of this caller's context. `decide` must not block
         (it holds up the whole batch); what it raises is raised here, and fails no one
         else."""
-        submission = _Submission((), (), decide=decide)
+        return self._answer_of(_Submission((), (), decide=decide))
+
+    def _answer_of(self, submission: _Submission) -> Sequence[int]:
+        """Queue `submission`, lead or wait, and return its ids (or raise its error)."""
         if self._enqueue(submission):
+            # Woken when answered, or when the leader before us hands over to us.
             _wait_to_be_woken(submission)
         if not submission.done:
             self._lead(submission)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from api.settings import Settings
@@ -30,71 +31,63 @@ def _world(ledger, employees: int) -> list[str]:
     return build_world(ledger, TickingClock(), employees=employees).employees
 
 
-def _command_load(clients: int, seconds: float) -> tuple[LoadResult, int]:
-    """Each call is one command: a citizen feedback item through the service."""
+@contextmanager
+def _ledger_with_world(clients: int) -> Iterator[tuple[Any, list[str]]]:
+    """A ledger on a scratch schema, with eight employees to give feedback to."""
     with scratch_schema("bench_write") as schema:
         settings = Settings(database_url=POSTGRES_URL, postgres_schema=schema,
                             postgres_pool_size=min(40, clients + 4))
         ledger = open_ledger(settings)
         try:
-            employees = _world(ledger, 8)
-
-            def make(index: int) -> Callable[[], int]:
-                # Each caller numbers its own items: a shared counter behind a lock would
-                # make the callers queue on the harness rather than on the ledger.
-                numbers = itertools.count(index, clients)
-
-                def work() -> int:
-                    n = next(numbers)
-                    ledger.give_feedback(
-                        employee_id=employees[n % len(employees)], period="2026-01",
-                        source=FeedbackSource.CITIZEN, giver_ref=f"warga-{n}",
-                        score=1 + n % 5, channel="JAKI", external_ref=f"bench-{n}",
-                        actor="channel:jaki")
-                    return 1
-                return work
-            result = run_concurrently(clients, seconds, make)
-            batches = ledger.committer.batches if ledger.committer else 0
-            return result, batches
+            yield ledger, _world(ledger, 8)
         finally:
             ledger.close()
+
+
+def _citizen_item(n: int, employees: list[str]) -> dict[str, Any]:
+    return dict(employee_id=employees[n % len(employees)], period="2026-01",
+                source=FeedbackSource.CITIZEN, giver_ref=f"warga-{n}", score=1 + n % 5,
+                channel="JAKI", external_ref=f"bench-{n}", actor="channel:jaki")
+
+
+def _command_load(clients: int, seconds: float) -> tuple[LoadResult, int]:
+    """Each call is one command: a citizen feedback item through the service."""
+    with _ledger_with_world(clients) as (ledger, employees):
+        def make(index: int) -> Callable[[], int]:
+            # Each caller numbers its own items: a shared counter behind a lock would
+            # make the callers queue on the harness rather than on the ledger.
+            numbers = itertools.count(index, clients)
+
+            def work() -> int:
+                ledger.give_feedback(**_citizen_item(next(numbers), employees))
+                return 1
+            return work
+        result = run_concurrently(clients, seconds, make)
+        return result, ledger.committer.batches if ledger.committer else 0
 
 
 def _command_load_on_a_loop(clients: int, seconds: float) -> tuple[LoadResult, int]:
     """The same commands from `clients` tasks on one event loop, as the API's handlers
     call them: `give_feedback_async`, or, where it answers None (the first item of an
     employee or of a key window), `give_feedback` in a thread."""
-    with scratch_schema("bench_write") as schema:
-        settings = Settings(database_url=POSTGRES_URL, postgres_schema=schema,
-                            postgres_pool_size=min(40, clients + 4))
-        ledger = open_ledger(settings)
-        try:
-            employees = _world(ledger, 8)
+    with _ledger_with_world(clients) as (ledger, employees):
+        def make(index: int) -> Callable[[], Awaitable[int]]:
+            numbers = itertools.count(index, clients)
 
-            def make(index: int) -> Callable[[], Awaitable[int]]:
-                numbers = itertools.count(index, clients)
+            async def work() -> int:
+                item = _citizen_item(next(numbers), employees)
+                if await ledger.give_feedback_async(**item) is None:
+                    await asyncio.to_thread(lambda: ledger.give_feedback(**item))
+                return 1
+            return work
 
-                async def work() -> int:
-                    n = next(numbers)
-                    item = dict(
-                        employee_id=employees[n % len(employees)], period="2026-01",
-                        source=FeedbackSource.CITIZEN, giver_ref=f"warga-{n}",
-                        score=1 + n % 5, channel="JAKI", external_ref=f"bench-{n}",
-                        actor="channel:jaki")
-                    if await ledger.give_feedback_async(**item) is None:
-                        await asyncio.to_thread(lambda: ledger.give_feedback(**item))
-                    return 1
-                return work
+        committers: list[Any] = []
 
-            committers: list[Any] = []
-
-            async def teardown() -> None:
-                committers.append(ledger._loop_committer())
-                await ledger.close_async()
-            result = run_tasks(clients, seconds, make, teardown=teardown)
-            return result, committers[0].batches if committers[0] else 0
-        finally:
-            ledger.close()
+        async def teardown() -> None:
+            committers.append(ledger._loop_committer())
+            await ledger.close_async()
+        result = run_tasks(clients, seconds, make, teardown=teardown)
+        return result, committers[0].batches if committers[0] else 0
 
 
 def _bulk_load(seconds: float, batch: int) -> LoadResult:
