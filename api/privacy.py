@@ -894,6 +894,7 @@ class ProtectedLedger(AppraisalLedger):
                  **kwargs: Any) -> None:
         # Needed by construct_mapper, which the library calls from its own __init__.
         self.vault = vault
+        self._pseudonymiser_of_day: tuple[date, Callable[[str, str], str]] | None = None
         super().__init__(env, **kwargs)
 
     def construct_mapper(self) -> Mapper[UUID]:
@@ -909,7 +910,7 @@ class ProtectedLedger(AppraisalLedger):
                            ) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
         """A citizen's reference is replaced by a pseudonym before the item is decided,
         so the raw reference never reaches an event."""
-        pseudonym = self.vault.pseudonymiser(at.date())
+        pseudonym = self._pseudonymiser(at.date())
 
         def prepare(item: Mapping[str, Any]) -> Mapping[str, Any]:
             if str(item.get("source")) != FeedbackSource.CITIZEN:
@@ -917,6 +918,17 @@ class ProtectedLedger(AppraisalLedger):
             return {**item, "giver_ref": pseudonym(item.get("channel") or "",
                                                    item.get("giver_ref") or "")}
         return prepare
+
+    def _pseudonymiser(self, day: date) -> Callable[[str, str], str]:
+        """The vault's pseudonymiser of `day`, made once a day rather than once a command:
+        it holds each channel's key of the day's window, and a window's key is shredded
+        only when it is due, long after the window has closed."""
+        last = self._pseudonymiser_of_day
+        if last is not None and last[0] == day:
+            return last[1]
+        pseudonym = self.vault.pseudonymiser(day)
+        self._pseudonymiser_of_day = (day, pseudonym)
+        return pseudonym
 
     def forget(self, employee_id: Any, *, reason: str, actor: str,
                roles: Collection[str]) -> Written:
