@@ -89,6 +89,22 @@ class LoadResult:
         return statistics.fmean(self.latencies) * 1000 if self.latencies else float("nan")
 
 
+def paired(ours: Callable[[], LoadResult], baseline: Callable[[], LoadResult],
+           rounds: int) -> tuple[LoadResult, LoadResult, list[float]]:
+    """Measure the baseline and ours one right after the other, `rounds` times; the pair
+    whose ratio is the median, and every ratio. On a shared machine whose speed drifts
+    over a run, a figure and its baseline measured minutes apart differ by the drift;
+    measured side by side, and taken at the median of a few rounds, they do not."""
+    pairs = []
+    for _ in range(rounds):
+        base = baseline()
+        mine = ours()
+        pairs.append((mine.per_second / base.per_second, mine, base))
+    pairs.sort(key=lambda pair: pair[0])
+    _, mine, base = pairs[len(pairs) // 2]
+    return mine, base, [ratio for ratio, _, _ in pairs]
+
+
 def run_concurrently(clients: int, seconds: float,
                      make_worker: Callable[[int], Callable[[], int]]) -> LoadResult:
     """Run `clients` threads for about `seconds`; each calls its worker in a loop. A worker
