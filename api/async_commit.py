@@ -10,27 +10,34 @@ again while more has queued meanwhile. The insert is the same server-side call u
 same table lock, so the log's order is commit order whichever committer (this one, the
 threaded one, another process) wrote a row.
 
-If a combined insert conflicts, the batch is replayed one caller per statement: only the
-caller that lost the race gets the IntegrityError.
+If a combined insert conflicts, the callers whose events are already stored are refused
+(one query finds them: most often a channel resending items) and the rest are written
+together again; failing that, one caller per statement. Only a caller that lost the race
+gets the IntegrityError.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from api.group_commit import MAX_BATCH_EVENTS
 
 Insert = Callable[[Sequence[StoredEvent]], Awaitable[Sequence[int]]]
+#: Which (originator id, version) of these events are already stored.
+Existing = Callable[[Sequence[StoredEvent]], Awaitable[set[tuple[Any, int]]]]
 
 
 class AsyncGroupCommitter:
     """Leader-task group commit over `insert`, for callers on one event loop."""
 
-    def __init__(self, insert: Insert, *, max_batch_events: int = MAX_BATCH_EVENTS) -> None:
+    def __init__(self, insert: Insert, *, existing: Existing | None = None,
+                 max_batch_events: int = MAX_BATCH_EVENTS) -> None:
         self._insert = insert
+        self._existing = existing
         self._max_batch_events = max_batch_events
         self._queue: list[tuple[Sequence[StoredEvent], asyncio.Future[Sequence[int]]]] = []
         self._leader: asyncio.Task[None] | None = None
@@ -78,22 +85,15 @@ class AsyncGroupCommitter:
 
     async def _write(self, batch: list[tuple[Sequence[StoredEvent], asyncio.Future]]) -> None:
         if len(batch) > 1:
-            try:
-                ids = await self._insert([e for events, _ in batch for e in events])
-            except IntegrityError:
-                pass  # someone in the batch lost a race: isolate it below
-            except BaseException as error:  # noqa: BLE001 - every caller must hear of it
-                for _, future in batch:
-                    _settle(future, error=error)
-                if not isinstance(error, Exception):
-                    raise
+            if await self._write_together(batch):
                 return
-            else:
-                offset = 0
-                for events, future in batch:
-                    _settle(future, ids=list(ids[offset:offset + len(events)]))
-                    offset += len(events)
-                return
+            # Someone in the batch lost a race, most often a channel resending an item
+            # already recorded: refuse those whose rows exist, in one query, and write
+            # the rest together again. Only if that fails too, one caller at a time.
+            if self._existing is not None:
+                batch = await self._refuse_existing(batch)
+                if len(batch) > 1 and await self._write_together(batch):
+                    return
         for events, future in batch:
             try:
                 ids = await self._insert(events)
@@ -103,6 +103,43 @@ class AsyncGroupCommitter:
                     raise
             else:
                 _settle(future, ids=list(ids))
+
+    async def _write_together(self, batch: list[tuple[Sequence[StoredEvent],
+                                                      asyncio.Future]]) -> bool:
+        """Write the whole batch in one statement; False if it conflicted (nothing was
+        written, no one answered)."""
+        try:
+            ids = await self._insert([e for events, _ in batch for e in events])
+        except IntegrityError:
+            return False
+        except BaseException as error:  # noqa: BLE001 - every caller must hear of it
+            for _, future in batch:
+                _settle(future, error=error)
+            if not isinstance(error, Exception):
+                raise
+            return True
+        offset = 0
+        for events, future in batch:
+            _settle(future, ids=list(ids[offset:offset + len(events)]))
+            offset += len(events)
+        return True
+
+    async def _refuse_existing(self, batch: list[tuple[Sequence[StoredEvent],
+                                                       asyncio.Future]]
+                               ) -> list[tuple[Sequence[StoredEvent], asyncio.Future]]:
+        assert self._existing is not None
+        try:
+            stored = await self._existing([e for events, _ in batch for e in events])
+        except Exception:  # noqa: BLE001 - then one caller at a time will tell
+            return batch
+        rest = []
+        for events, future in batch:
+            if any((e.originator_id, e.originator_version) in stored for e in events):
+                _settle(future, error=IntegrityError(
+                    "an event of this command is already stored"))
+            else:
+                rest.append((events, future))
+        return rest
 
 
 def _settle(future: asyncio.Future, *, ids: Sequence[int] = (),

@@ -70,6 +70,9 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
                  lock_timeout=Literal(f"{self.datastore.lock_timeout}s")))
         self._async_connections: weakref.WeakKeyDictionary[Any, Any] = (
             weakref.WeakKeyDictionary())
+        self._existing_query = SQL(
+            "SELECT originator_id, originator_version FROM {schema}.{table} "
+            "WHERE originator_id = ANY(%b::uuid[])").format(schema=schema, table=table)
         self._insert_call = SQL(
             "SELECT n FROM {schema}.{function}(%b::uuid[], %b::bigint[], %b::text[], "
             "%b::bytea[], %b::uuid[], %b::bigint[]) AS n"
@@ -100,6 +103,17 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
             return []
         if self._has_rows_beside(stored_events):  # they need a transaction: the usual way
             return await asyncio.to_thread(self.insert_events, stored_events) or []
+        conn = await self._async_connection()
+        try:
+            cursor = await conn.execute(self._insert_call, self._params(stored_events, ()))
+            return [row[0] for row in await cursor.fetchall()]
+        except psycopg.IntegrityError as error:
+            raise IntegrityError(str(error)) from error
+        except psycopg.OperationalError as error:
+            raise OperationalError(str(error)) from error
+
+    async def _async_connection(self) -> Any:
+        """The running loop's own autocommit connection, opened on first need."""
         loop = asyncio.get_running_loop()
         conn = self._async_connections.get(loop)
         if conn is None or conn.closed:
@@ -110,13 +124,16 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
             except psycopg.OperationalError as error:
                 raise OperationalError(str(error)) from error
             self._async_connections[loop] = conn
-        try:
-            cursor = await conn.execute(self._insert_call, self._params(stored_events, ()))
-            return [row[0] for row in await cursor.fetchall()]
-        except psycopg.IntegrityError as error:
-            raise IntegrityError(str(error)) from error
-        except psycopg.OperationalError as error:
-            raise OperationalError(str(error)) from error
+        return conn
+
+    async def existing_async(self, stored_events: Sequence[StoredEvent]
+                             ) -> set[tuple[Any, int]]:
+        """Which (originator id, version) of `stored_events` are stored already."""
+        conn = await self._async_connection()
+        cursor = await conn.execute(self._existing_query, (
+            [e.originator_id for e in stored_events],))
+        wanted = {(e.originator_id, e.originator_version) for e in stored_events}
+        return {row for row in await cursor.fetchall() if row in wanted}
 
     async def close_async(self) -> None:
         """Close the calling loop's async connection, if it has one."""

@@ -702,7 +702,8 @@ class AppraisalLedger(Application[UUID]):
             return None
         committer = self._loop_committers.get(loop)
         if committer is None:
-            committer = self._loop_committers[loop] = AsyncGroupCommitter(insert)
+            committer = self._loop_committers[loop] = AsyncGroupCommitter(
+                insert, existing=getattr(self.recorder, "existing_async", None))
         self._last_loop_committer = (loop, committer)
         return committer
 

@@ -128,3 +128,39 @@ def test_a_lost_connection_fails_its_batch_only_and_the_next_write_reconnects(pg
     assert isinstance(lost, OperationalError)
     stored = [n.id for n in recorder.select_notifications(1, 100)]
     assert stored == [first[0], again[0]]  # nothing half-written, nothing lost
+
+
+def test_items_already_stored_are_refused_together_and_the_rest_written_together(pg_ledger):
+    """A channel resending items: those already stored fail, found with one query; the
+    others are written in one more statement, not one statement each."""
+    recorder = pg_ledger.recorder
+    resent = [uuid.uuid4() for _ in range(5)]
+    recorder.insert_events([_record(stream) for stream in resent])
+    fresh = [uuid.uuid4() for _ in range(40)]
+    statements = []
+
+    async def counted_insert(events):
+        statements.append(len(events))
+        return await recorder.insert_events_async(events)
+
+    async def run() -> list[object]:
+        committer = AsyncGroupCommitter(counted_insert, existing=recorder.existing_async)
+
+        async def call(stream: uuid.UUID) -> object:
+            try:
+                return await committer.commit([_record(stream)])
+            except IntegrityError as error:
+                return error
+        try:
+            return await asyncio.gather(*(call(s) for s in [*fresh[:20], *resent,
+                                                            *fresh[20:]]))
+        finally:
+            await recorder.close_async()
+
+    outcomes = asyncio.run(run())
+    refused = outcomes[20:25]
+    assert all(isinstance(o, IntegrityError) for o in refused)
+    written = outcomes[:20] + outcomes[25:]
+    stored = {n.originator_id: n.id for n in recorder.select_notifications(1, 1000)}
+    assert [ids for ids in written] == [[stored[s]] for s in fresh]
+    assert len(statements) <= 3  # not one statement per caller after the conflict
