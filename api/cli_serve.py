@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from api.cli import app, fail, load_settings
+from api.followers import DEFAULT_LINGER
 
 _TTL = re.compile(r"^(\d+)([smhd]?)$")
 _UNITS = {"": "seconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -78,7 +79,11 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
 
 
 @app.command()
-def follow() -> None:
+def follow(linger: Annotated[float, typer.Option(
+        min=0.0, max=10.0,
+        help="Seconds to let new events gather before catching up: longer costs less CPU "
+             "per event, and leaves reads that name no position further behind (a read "
+             "that asks for a position catches up by itself).")] = DEFAULT_LINGER) -> None:
     """Keep the read models and the Merkle ledger (with its signed checkpoints) caught up
     with the log, until stopped (Ctrl-C or SIGTERM). Run it beside
     `kinerja serve --no-follow`, on the same store."""
@@ -92,7 +97,7 @@ def follow() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        followers = Followers(settings)
+        followers = Followers(settings, linger=linger)
     except ValueError as error:
         fail(str(error))
     except Exception as error:  # noqa: BLE001 - one line for the operator, not a traceback
