@@ -135,6 +135,13 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
         wanted = {(e.originator_id, e.originator_version) for e in stored_events}
         return {row for row in await cursor.fetchall() if row in wanted}
 
+    def abandon_async_connections(self) -> None:
+        """Close, from any thread, the connections of loops that never closed theirs:
+        called when the application closes, once no loop writes any more."""
+        for conn in list(self._async_connections.values()):
+            conn.pgconn.finish()
+        self._async_connections.clear()
+
     async def close_async(self) -> None:
         """Close the calling loop's async connection, if it has one."""
         conn = self._async_connections.pop(asyncio.get_running_loop(), None)

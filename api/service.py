@@ -220,6 +220,12 @@ class AppraisalLedger(Application[UUID]):
     def close(self) -> None:
         if self.committer is not None:
             self.committer.close()
+        # Event loops that wrote and ended without `close_async` left their connections.
+        abandon = getattr(self.recorder, "abandon_async_connections", None)
+        if abandon is not None:
+            abandon()
+        self._loop_committers.clear()
+        self._last_loop_committer = None
         super().close()
 
     def construct_recorder(self) -> ApplicationRecorder:

@@ -164,3 +164,17 @@ def test_items_already_stored_are_refused_together_and_the_rest_written_together
     stored = {n.originator_id: n.id for n in recorder.select_notifications(1, 1000)}
     assert [ids for ids in written] == [[stored[s]] for s in fresh]
     assert len(statements) <= 3  # not one statement per caller after the conflict
+
+
+def test_closing_the_ledger_closes_what_ended_loops_left_open(pg_ledger, clock):
+    world = build_world(pg_ledger, clock, employees=1)
+    item = dict(employee_id=world.employees[0], period=PERIOD,
+                source=FeedbackSource.CITIZEN, giver_ref="warga-1", score=3,
+                channel="JAKI", actor="channel:jaki")
+    pg_ledger.give_feedback(**item, external_ref="JAKI-1")
+    written = asyncio.run(pg_ledger.give_feedback_async(**item, external_ref="JAKI-2"))
+    assert written is not None  # written on the loop's own connection, never closed
+    left = list(pg_ledger.recorder._async_connections.values())
+    assert len(left) == 1 and not left[0].closed
+    pg_ledger.close()
+    assert left[0].closed and not pg_ledger.recorder._async_connections
