@@ -219,10 +219,11 @@ class GroupCommitter:
     @staticmethod
     def _decide(batch: list[_Submission]) -> None:
         for submission in batch:
-            if submission.decide is None or submission.context is None:
+            context = submission.context  # there is one exactly when there is a decision
+            if context is None:
                 continue
             try:
-                submission.events = submission.context.run(submission.decide)
+                submission.events = context.run(submission.decide)
             except BaseException as error:  # noqa: BLE001 - it is the caller's to hear of
                 submission.error = error
                 submission.done = True

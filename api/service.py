@@ -672,10 +672,11 @@ class AppraisalLedger(Application[UUID]):
                                   external_ref: str | None = None,
                                   actor: str) -> Written | None:
         """`give_feedback` for a caller on an event loop, without a thread: decided and
-        mapped in the calling thread, then written by the group committer while the
-        caller awaits. None where that would need I/O before the write (an employee or a
-        data key not yet in memory) or where the item is already recorded: the caller
-        then calls `give_feedback` (in a thread), which settles those cases."""
+        mapped in the calling thread, then written while the caller awaits, by the loop's
+        own group committer (PostgreSQL) or the threaded one's writer (elsewhere). None
+        where that would need I/O before the write (an employee or a data key not yet in
+        memory) or where the item is already recorded: the caller then calls
+        `give_feedback` (in a thread), which settles those cases."""
         if self.committer is None:
             return None
         feedback_id, decide = self._feedback_decision(dict(
