@@ -61,6 +61,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
     import uvicorn
 
     from api.app import create_app
+    from api.http_protocol import GatheringHttpToolsProtocol
 
     settings = load_settings()
     url = f"http://{host}:{port}"
@@ -75,7 +76,8 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
     application = create_app(settings, follow=follow)
     typer.echo(f"kinerja-ledger API on {url}  (docs: {url}/docs)"
                + ("" if follow else "; the log is followed by `kinerja follow`"))
-    uvicorn.run(application, host=host, port=port, log_level="info", access_log=access_log)
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=access_log,
+                http=GatheringHttpToolsProtocol)
 
 
 @app.command()

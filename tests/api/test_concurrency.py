@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from api.http_protocol import GatheringHttpToolsProtocol
 from api.settings import Settings
 from tests.conftest import POSTGRES_URL
 from tests.scenario import HR, PERIOD, UNIT, YEAR
@@ -30,8 +31,10 @@ VALUES = ("berorientasi_pelayanan", "akuntabel", "kompeten", "harmonis", "loyal"
 class Server:
     def __init__(self, app: Any) -> None:
         self.app = app
+        # The protocol `kinerja serve` runs, each response in one write.
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
-                                                    log_level="warning", lifespan="on"))
+                                                    log_level="warning", lifespan="on",
+                                                    http=GatheringHttpToolsProtocol))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> str:

@@ -154,9 +154,12 @@ def serve(app: Any) -> tuple[str, Any, threading.Thread]:
     """Run `app` with uvicorn in a background thread; (base URL, server, thread)."""
     import uvicorn
 
+    from api.http_protocol import GatheringHttpToolsProtocol
+
     sock = free_socket()
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
+                                           http=GatheringHttpToolsProtocol))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                               name="web-test-uvicorn", daemon=True)
     thread.start()
