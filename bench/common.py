@@ -271,10 +271,12 @@ def http_load(url: str, clients: int, seconds: float, spec: dict) -> LoadResult:
     bench/http_load.py) for about `seconds`, from a separate lean process."""
     import json
 
-    answer = subprocess.run([sys.executable, "-m", "bench.http_load", url, str(clients),
-                             str(seconds)], input=json.dumps(spec), capture_output=True,
-                            text=True, check=True, timeout=seconds + 120)
-    result = json.loads(answer.stdout)
+    with tempfile.TemporaryDirectory(prefix="kinerja-load-") as folder:
+        output = Path(folder) / "result.json"
+        subprocess.run([sys.executable, "-m", "bench.http_load", url, str(clients),
+                        str(seconds), str(output)], input=json.dumps(spec),
+                       capture_output=True, text=True, check=True, timeout=seconds + 120)
+        result = json.loads(output.read_text())
     if result["errors"]:
         raise RuntimeError(f"{url} answered with errors: {result['errors']}")
     return LoadResult(result["operations"], result["seconds"], result["latencies"])

@@ -5,7 +5,7 @@ in the benchmark's process, it competes with the server for the two cores and me
 itself. This one writes each request as prepared bytes and reads just the status line,
 the headers and Content-Length bytes of body, so nearly all the CPU goes to the server.
 
-    python -m bench.http_load URL CLIENTS SECONDS < spec.json   # prints a JSON result
+    python -m bench.http_load URL CLIENTS SECONDS RESULT.json < spec.json
 
 The spec names the method, the headers, and either a body template with `{n}` for a
 unique request number or `paths`, a list of paths (with query) requested in turn, for
@@ -18,6 +18,7 @@ import asyncio
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -87,11 +88,14 @@ async def run(url: str, clients: int, seconds: float, spec: dict[str, Any]) -> d
 
 
 def main() -> None:
-    url, clients, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    url, clients, seconds, output = (sys.argv[1], int(sys.argv[2]), float(sys.argv[3]),
+                                     Path(sys.argv[4]))
     spec = json.load(sys.stdin)
     if uvloop is not None:
         uvloop.install()
-    print(json.dumps(asyncio.run(run(url, clients, seconds, spec))))
+    # Written to a file, not standard output: a result of some hundred kilobytes once
+    # reached the benchmark cut short at 128 KiB through the pipe.
+    output.write_text(json.dumps(asyncio.run(run(url, clients, seconds, spec))))
 
 
 if __name__ == "__main__":
