@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
 from enum import Enum
+from hashlib import sha1
 from typing import TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -55,9 +56,18 @@ class LedgerAggregate(Aggregate):
         pass
 
 
+_NAMESPACE_BYTES = LEDGER_NAMESPACE.bytes
+
+
 def derived_id(kind: str, *key: object) -> UUID:
-    """A stable id from a business key, so the same fact always names the same stream."""
-    return uuid5(LEDGER_NAMESPACE, "/".join([kind, *(str(k) for k in key)]))
+    """A stable id from a business key, so the same fact always names the same stream.
+
+    It is `uuid5(LEDGER_NAMESPACE, "kind/key/...")`, computed as `uuid.uuid5` computes it;
+    `uuid5` itself imports `hashlib` and converts the namespace on every call, which was
+    half of naming a bulk-ingested item."""
+    name = "/".join([kind, *(str(k) for k in key)])
+    digest = sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()
+    return UUID(bytes=digest[:16], version=5)
 
 
 def require_reason(reason: str | None, what: str) -> str:
