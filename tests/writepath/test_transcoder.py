@@ -48,3 +48,15 @@ def test_a_type_with_no_transcoding_is_refused_alike():
     assert _outcome(OURS, {"x": object()}) == _outcome(LIBRARY, {"x": object()})
     assert _outcome(OURS, {"x": Decimal("1.5"), "y": [float("nan")]}) == _outcome(
         LIBRARY, {"x": Decimal("1.5"), "y": [float("nan")]})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.datetimes(timezones=st.just(timezone.utc)) | st.datetimes(), min_size=1,
+                max_size=5), st.lists(st.integers(min_value=0, max_value=4), max_size=12))
+def test_a_datetime_met_again_is_encoded_alike(moments, picks):
+    # The same objects again and again, within one value and across calls, as an event's
+    # `timestamp` and `at` and a batch's items are: the remembered encoding is the same.
+    shared = [moments[i % len(moments)] for i in picks]
+    for value in ({"timestamp": moments[0], "at": moments[0], "all": shared},
+                  {"at": moments[-1], "timestamp": moments[0]}, shared):
+        assert _outcome(OURS, value) == _outcome(LIBRARY, value)
