@@ -71,6 +71,8 @@ class LoadResult:
     operations: int
     seconds: float
     latencies: list[float]
+    #: How many transactions wrote the operations, where the load knows.
+    transactions: int | None = None
 
     @property
     def per_second(self) -> float:
