@@ -765,7 +765,7 @@ class PersonalDataVault:
         """`pseudonymise` for the many references of one batch on one day: each
         channel's key is looked up once."""
         first, last = self.retention.pseudonym_epoch(day)
-        keys: dict[str, tuple[str, bytes]] = {}
+        keys: dict[str, tuple[str, Any]] = {}  # channel -> (key id, HMAC keyed by it)
 
         def pseudonym(channel: str, citizen_ref: str) -> str:
             channel = (channel or "").strip()
@@ -778,11 +778,13 @@ class PersonalDataVault:
             if key is None:
                 key_id, _, raw = self.keys.key_for_writing(
                     PSEUDONYM, f"{channel}/{first.isoformat()}", active_until=last)
-                key = keys[channel] = (key_id, raw)
-            # hmac.new, not hmac.digest: the one-shot form releases the interpreter lock
-            # even for a few bytes, and a busy neighbour thread then holds it for up to
-            # a switch interval (5 ms), on every pseudonym.
-            digest = hmac.new(key[1], f"{channel}\x00{citizen}".encode(), hashlib.sha256)
+                key = keys[channel] = (key_id, hmac.new(raw, digestmod=hashlib.sha256))
+            # A copy of the keyed HMAC, not hmac.digest: the one-shot form releases the
+            # interpreter lock even for a few bytes, and a busy neighbour thread then
+            # holds it for up to a switch interval (5 ms), on every pseudonym. A copy
+            # also spares hashing the key again for every reference.
+            digest = key[1].copy()
+            digest.update(f"{channel}\x00{citizen}".encode())
             return f"cit:{key[0]}:{digest.hexdigest()[:32]}"
         return pseudonym
 

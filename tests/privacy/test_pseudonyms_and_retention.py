@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
@@ -40,6 +42,19 @@ def test_the_same_citizen_on_the_same_channel_gets_the_same_pseudonym(ledger, cl
     assert len({first, other_citizen, other_channel}) == 3
     assert all(p.startswith("cit:") and "3171" not in p
                for p in (first, other_citizen, other_channel))
+
+
+def test_a_pseudonym_is_the_keyed_hash_of_channel_and_citizen_under_the_windows_key(
+        ledger, clock):
+    world = build_world(ledger, clock)
+    given = citizen_feedback(ledger, world.employee, " warga-7 ")
+    first, last = ledger.vault.retention.pseudonym_epoch(JAN_2)
+    key_id, _, raw = ledger.vault.keys.key_for_writing(
+        PSEUDONYM, f"JAKI/{first.isoformat()}", active_until=last)
+    digest = hmac.new(raw, "JAKI\x00warga-7".encode(), hashlib.sha256).hexdigest()
+    assert given == f"cit:{key_id}:{digest[:32]}"
+    # And again, from the same channel's key already in hand.
+    assert citizen_feedback(ledger, world.employee, "warga-7") == given
 
 
 def test_a_batch_from_a_channel_is_pseudonymised_item_by_item(ledger, clock):
