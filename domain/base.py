@@ -7,8 +7,7 @@ application (the demo fixes it, so that one seed gives the same log byte for byt
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import date, datetime
 from enum import Enum
@@ -30,14 +29,21 @@ _recording_clock: ContextVar[Callable[[], datetime] | None] = ContextVar(
 LEDGER_NAMESPACE = uuid5(NAMESPACE_URL, "https://kinerja-ledger.id/ns")
 
 
-@contextmanager
-def recording_clock(clock: Callable[[], datetime] | None) -> Iterator[None]:
-    """Within this block, new events take their `timestamp` from `clock`."""
-    token = _recording_clock.set(clock)
-    try:
-        yield
-    finally:
-        _recording_clock.reset(token)
+class recording_clock:  # noqa: N801 - used as the context manager it replaced
+    """Within this block, new events take their `timestamp` from `clock`.
+
+    A class rather than a generator-based context manager: every command enters one."""
+
+    __slots__ = ("_clock", "_token")
+
+    def __init__(self, clock: Callable[[], datetime] | None) -> None:
+        self._clock = clock
+
+    def __enter__(self) -> None:
+        self._token = _recording_clock.set(self._clock)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _recording_clock.reset(self._token)
 
 
 class RecordedByClock:
