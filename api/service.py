@@ -771,11 +771,15 @@ class AppraisalLedger(Application[UUID]):
         prepare = self._feedback_preparer(at)
         known: dict[Any, str] = {}  # a batch names few employees, many times each
         for feedback_id, item in pairs:
-            employee_id = known.get(item["employee_id"])
+            given_id = item["employee_id"]
+            employee_id = known.get(given_id)
             if employee_id is None:
-                employee_id = str(_uuid(item["employee_id"], "employee id"))
-                self._require_employee(employee_id)
-                known[item["employee_id"]] = employee_id
+                if type(given_id) is str and given_id in self._known_employees:
+                    employee_id = given_id  # a known employee's id, as it is written
+                else:
+                    employee_id = str(_uuid(given_id, "employee id"))
+                    self._require_employee(employee_id)
+                known[given_id] = employee_id
             if feedback_id in already_recorded:
                 continue
             item = prepare(item)

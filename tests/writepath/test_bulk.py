@@ -4,10 +4,12 @@ if any item is refused or already there, not at all."""
 
 from __future__ import annotations
 
+from uuid import UUID, uuid4
+
 import pytest
 
 from api.service import STREAM_CHUNK, STREAM_FROM_ITEMS
-from domain.errors import InvalidValue
+from domain.errors import InvalidValue, NotFound
 from domain.values import FeedbackSource
 from tests.scenario import PERIOD, build_world
 
@@ -82,3 +84,19 @@ def test_on_postgres_a_large_batch_is_streamed_past_the_group_committer(postgres
         assert ledger.committer.submissions == submissions + 1
     finally:
         ledger.close()
+
+
+@pytest.mark.parametrize("spelling", [str.upper, lambda i: i.replace("-", ""),
+                                      lambda i: "{" + i + "}"])
+def test_an_employee_id_spelt_otherwise_names_the_same_known_employee(app, clock, spelling):
+    world = build_world(app, clock, employees=1)
+    employee = world.employees[0]
+    app.give_feedback_batch(_items(world, [1]), actor="channel:qlue")  # now known
+    written = app.give_feedback(**_items(world, [2], employee_id=spelling(employee))[0],
+                                actor="channel:qlue")
+    item = app.repository.get(UUID(written.ids["feedback_id"]))
+    assert item.employee_id == employee != spelling(employee)
+    stranger = str(uuid4())
+    with pytest.raises(NotFound, match="employee"):
+        app.give_feedback(**_items(world, [3], employee_id=spelling(stranger))[0],
+                          actor="channel:qlue")
