@@ -8,10 +8,11 @@ handlers. Nothing is built at import time.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from functools import partial
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,13 @@ from fastapi.openapi.utils import get_openapi
 
 from api.auth import TokenService, load_secret
 from api.errors import PROBLEM_MEDIA_TYPE, register_error_handlers
-from api.idempotency import ClaimRegistry, IdempotencyStore, install, recorder_env
+from api.idempotency import (
+    ClaimRegistry,
+    IdempotencyStore,
+    forget_keys_regularly,
+    install,
+    recorder_env,
+)
 from api.routes import appeals, cycles, employees, evaluations, feedback, health, queries, rubrics
 from api.routes.common import Runtime
 from api.service import AppraisalLedger
@@ -79,9 +86,14 @@ def create_app(settings: Settings, *, ledger: AppraisalLedger | None = None,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if follow:
             runner.start()
+        forgetting = asyncio.create_task(forget_keys_regularly(
+            idempotency, settings.idempotency_key_days))
         try:
             yield
         finally:
+            forgetting.cancel()
+            with suppress(asyncio.CancelledError):
+                await forgetting
             runner.stop()
             await ledger.close_async()
             if owns_ledger:

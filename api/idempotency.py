@@ -13,6 +13,9 @@ commits them (the group committer's writer thread included). A second request wi
 same key that raced the first fails on the key's primary key, so its events roll back
 with it; it then finds and returns the first answer.
 
+Keys are kept for `idempotency_key_days` (30 by default): the API forgets older ones
+when it starts and every hour (`forget_keys_regularly`).
+
 A refusal writes no events; its answer is stored on its own (first writer wins).
 
 Where events cannot share the transaction (the `memory://` store, or a ledger that was not
@@ -23,6 +26,7 @@ same key in one process are serialised by a lock, so only a crash opens the wind
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -31,7 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
@@ -290,6 +294,15 @@ class IdempotencyStore:
         assert stored is not None
         return stored
 
+    def forget_before(self, moment: datetime) -> int:
+        """Forget the keys stored before `moment`; how many were forgotten. A retry with
+        a forgotten key is a new request."""
+        with self.db.transaction() as cursor:
+            # ISO 8601 in UTC, as `_now` writes it, sorts as the moments do.
+            cursor.execute(f"DELETE FROM {TABLE} WHERE created_at < ?",
+                           (moment.astimezone(timezone.utc).isoformat(),))
+            return max(0, cursor.rowcount)
+
     def replace_body(self, actor: str, key: str, body: dict[str, Any]) -> None:
         with self.db.transaction() as cursor:
             cursor.execute(f"UPDATE {TABLE} SET body = ? WHERE actor = ? AND idem_key = ?",
@@ -308,6 +321,27 @@ class IdempotencyStore:
         finally:
             _active_claim.reset(token)
             self.registry.release(claim)
+
+
+#: How often a running API forgets the keys older than their kept days.
+FORGET_EVERY_SECONDS = 3600.0
+
+
+async def forget_keys_regularly(store: IdempotencyStore, days: int, *,
+                                every_seconds: float = FORGET_EVERY_SECONDS) -> None:
+    """Forget keys older than `days`, now and every `every_seconds`, until cancelled. A
+    failure is logged and tried again next time: a key kept too long does no harm."""
+    while True:
+        moment = datetime.now(timezone.utc) - timedelta(days=days)
+        try:
+            forgotten = await asyncio.to_thread(store.forget_before, moment)
+        except Exception as error:  # noqa: BLE001 - the API keeps serving
+            log.warning("could not forget old idempotency keys: %s", error)
+        else:
+            if forgotten:
+                log.info("forgot %d idempotency key(s) stored before %s", forgotten,
+                         moment.isoformat(timespec="seconds"))
+        await asyncio.sleep(every_seconds)
 
 
 @dataclass

@@ -50,13 +50,16 @@ class Settings(BaseSettings):
     checkpoint_every_events: int = Field(default=1000, ge=1)
     checkpoint_every_seconds: float = Field(default=60.0, gt=0)
     #: Master key for personal-data keys (base64, 32 bytes); else a file in data_dir.
-    master_key: str | None = None
+    master_key: SecretStr | None = None
     #: Retention of personal data [policy] (docs/privacy.md): an employee's data key is
     #: due for shredding this many years after employment ended; a citizen pseudonym key
     #: is used for new items for `pseudonym_key_days`, then kept this many days more.
     retention_employee_years: int = Field(default=10, ge=0, le=100)
     pseudonym_key_days: int = Field(default=30, ge=1, le=3660)
     retention_pseudonym_days: int = Field(default=90, ge=0, le=36600)
+    #: How long an `Idempotency-Key` is kept: a retry within this many days gets the first
+    #: answer; after it, the key is forgotten and may name a new request (docs/api.md).
+    idempotency_key_days: int = Field(default=30, ge=1, le=3660)
     #: How long a process trusts a data key it unwrapped before reading its row again: how
     #: long a server keeps decrypting after `kinerja forget` ran in another process.
     personal_key_cache_seconds: float = Field(default=5.0, ge=0, le=3600)

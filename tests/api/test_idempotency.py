@@ -3,6 +3,8 @@ nothing twice, across restarts and workers; the same key with another body is re
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -154,3 +156,64 @@ def test_keys_on_the_memory_store_are_kept_after_the_write(tmp_path: Path) -> No
     again = api.post("/v1/employees", EMPLOYEE, as_=hr, key="m", expect=201)
     assert again.json() == first.json() and api.log_position() == 1
     apis.close()
+
+
+def _age_key(api: Api, key: str, days: float) -> None:
+    """Make `key` look stored `days` ago (the rows carry the real time they were made)."""
+    moment = datetime.now(timezone.utc) - timedelta(days=days)
+    with api.runtime.idempotency.db.transaction() as cursor:
+        cursor.execute("UPDATE kinerja_idempotency SET created_at = ? WHERE idem_key = ?",
+                       (moment.isoformat(), key))
+
+
+def test_keys_older_than_their_kept_days_are_forgotten_when_the_api_starts(
+        sql_settings: Settings) -> None:
+    settings = sql_settings.model_copy(update={"idempotency_key_days": 7})
+    apis = open_api(settings)
+    api = next(apis)
+    hr = api.auth(HR, "admin")
+    api.post("/v1/rubrics", {"code": "a", "title": "A"}, as_=hr, key="old", expect=201)
+    api.post("/v1/rubrics", {"code": "b", "title": "B"}, as_=hr, key="recent", expect=201)
+    _age_key(api, "old", days=7.01)
+    _age_key(api, "recent", days=6.99)
+    apis.close()
+
+    restarted_apis = open_api(settings)
+    restarted = next(restarted_apis)
+    hr = restarted.auth(HR, "admin")
+    store = restarted.runtime.idempotency
+    deadline = time.monotonic() + 10  # forgetting runs beside the app's start
+    while store.lookup(HR, "old") is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.lookup(HR, "old") is None
+    assert store.lookup(HR, "recent") is not None
+    position = restarted.log_position()
+    # The forgotten key now names a new request; the kept one still answers the first.
+    again = restarted.post("/v1/rubrics", {"code": "b", "title": "B"}, as_=hr,
+                           key="recent", expect=201)
+    assert again.headers["idempotency-replayed"] == "true"
+    assert restarted.log_position() == position
+    fresh = restarted.post("/v1/rubrics", {"code": "c", "title": "C"}, as_=hr, key="old",
+                           expect=201)
+    assert "idempotency-replayed" not in fresh.headers
+    assert restarted.log_position() == position + 1
+    restarted_apis.close()
+
+
+def test_forgetting_counts_only_keys_stored_before_the_moment(api: Api) -> None:
+    hr = api.auth(HR, "admin")
+    for n in range(3):
+        api.post("/v1/rubrics", {"code": f"r{n}", "title": "R"}, as_=hr, key=f"k{n}",
+                 expect=201)
+    _age_key(api, "k0", days=40)
+    _age_key(api, "k1", days=31)
+    store = api.runtime.idempotency
+    moment = datetime.now(timezone.utc) - timedelta(days=30)
+    assert store.forget_before(moment) == 2
+    assert store.forget_before(moment) == 0
+    assert [store.lookup(HR, f"k{n}") is None for n in range(3)] == [True, True, False]
+
+
+def test_the_days_a_key_is_kept_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="idempotency_key_days"):
+        Settings(database_url="memory://", data_dir=tmp_path, idempotency_key_days=0)
