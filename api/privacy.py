@@ -51,6 +51,7 @@ from eventsourcing.persistence import (
     find_id_convertor,
 )
 from eventsourcing.utils import get_topic, resolve_topic
+from pydantic import SecretStr
 
 from api.service import AppraisalLedger, Written, require_io_allowed
 from api.settings import Settings, SettingsError, StoreLocation
@@ -164,8 +165,8 @@ def resolve_master_key(settings: Settings, store: StoreLocation,
                        wrapped_under: set[str]) -> MasterKey:
     """The configured master key, checked against the ids the data keys are wrapped under.
     Generates the key file on first run; finishes or discards an interrupted rotation."""
-    configured = settings.master_key
-    if hasattr(configured, "get_secret_value"):  # should it become a SecretStr
+    configured: Any = settings.master_key
+    if isinstance(configured, SecretStr):  # a plain str only where a copy skipped validation
         configured = configured.get_secret_value()
     if configured:
         master = MasterKey.from_base64(configured)

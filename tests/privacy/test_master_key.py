@@ -143,3 +143,12 @@ def test_a_rotation_that_crashed_after_its_commit_finishes_on_the_next_start(
 def test_a_master_key_never_shows_its_secret_in_its_repr():
     key = MasterKey.generate()
     assert key.to_base64() not in repr(key) and key.key_id in repr(key)
+
+
+def test_a_configured_master_key_never_shows_in_the_settings_repr(tmp_path):
+    secret = MasterKey.generate().to_base64()
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'l.sqlite3'}",
+                        data_dir=tmp_path / "data", master_key=secret)
+    assert secret not in repr(settings) and secret not in str(settings.model_dump())
+    assert settings.master_key is not None
+    assert settings.master_key.get_secret_value() == secret
