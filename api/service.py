@@ -749,19 +749,20 @@ class AppraisalLedger(Application[UUID]):
             raise InvalidValue("a feedback batch needs at least one item")
         ids: list[Any] = []
         for number, item in enumerate(items):
-            if not isinstance(item, Mapping):
+            if type(item) is not dict and not isinstance(item, Mapping):
                 raise InvalidValue(f"feedback item {number} is not an object")
-            missing = [k for k in _FEEDBACK_FIELDS if item.get(k) is None]
-            if missing:
-                raise InvalidValue(f"feedback item {number} lacks {', '.join(missing)}",
-                                   missing=missing)
+            for field in _FEEDBACK_FIELDS:
+                if item.get(field) is None:
+                    missing = [k for k in _FEEDBACK_FIELDS if item.get(k) is None]
+                    raise InvalidValue(f"feedback item {number} lacks {', '.join(missing)}",
+                                       missing=missing)
             channel = str(item.get("channel") or "").strip()
             external_ref = str(item.get("external_ref") or "").strip()
             if channel and external_ref:
                 ids.append(FeedbackItem.id_for_channel_item(channel, external_ref))
             else:
                 ids.append(uuid.uuid4())
-        if len(set(ids)) != len(ids):
+        if len(ids) > 1 and len(set(ids)) != len(ids):
             raise InvalidValue("a batch names the same channel reference twice")
         return list(zip(ids, items, strict=True))
 
@@ -780,7 +781,7 @@ class AppraisalLedger(Application[UUID]):
                     employee_id = str(_uuid(given_id, "employee id"))
                     self._require_employee(employee_id)
                 known[given_id] = employee_id
-            if feedback_id in already_recorded:
+            if already_recorded and feedback_id in already_recorded:
                 continue
             item = prepare(item)
             # The events alone: nothing reads the new items before they are saved.

@@ -100,3 +100,20 @@ def test_an_employee_id_spelt_otherwise_names_the_same_known_employee(app, clock
     with pytest.raises(NotFound, match="employee"):
         app.give_feedback(**_items(world, [3], employee_id=spelling(stranger))[0],
                           actor="channel:qlue")
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (lambda items: items.__setitem__(1, ["not", "an", "object"]), "item 1 is not an object"),
+    (lambda items: [items[2].pop("score"), items[2].pop("period")], "item 2 lacks period, score"),
+    (lambda items: items[0].__setitem__("giver_ref", None), "item 0 lacks giver_ref"),
+    (lambda items: items[3].__setitem__("external_ref", items[0]["external_ref"]),
+     "same channel reference twice"),
+])
+def test_a_malformed_batch_is_refused_whole_and_writes_nothing(app, clock, spoil, message):
+    world = build_world(app, clock, employees=2)
+    items = _items(world, range(4))
+    spoil(items)
+    before = app.recorder.max_notification_id() or 0
+    with pytest.raises(InvalidValue, match=message):
+        app.give_feedback_batch(items, actor="channel:qlue")
+    assert _log_after(app, before) == []
