@@ -77,6 +77,7 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
             "SELECT n FROM {schema}.{function}(%b::uuid[], %b::bigint[], %b::text[], "
             "%b::bytea[], %b::uuid[], %b::bigint[]) AS n"
         ).format(schema=schema, function=function)
+        self._insert_call_rendered: bytes | None = None
 
     # The library retries its insert on a lost connection; so does this one.
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
@@ -88,9 +89,9 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn:
             if not self._has_rows_beside(stored_events):
                 # Autocommit: the call is its own transaction, one round trip in all.
-                return [row["n"] for row in conn.execute(self._insert_call, params)]
+                return [row["n"] for row in conn.execute(self._insert_sql(conn), params)]
             with conn.transaction():
-                ids = [row["n"] for row in conn.execute(self._insert_call, params)]
+                ids = [row["n"] for row in conn.execute(self._insert_sql(conn), params)]
                 self._insert_rows_beside(conn, stored_events, ids)
                 return ids
 
@@ -105,7 +106,8 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
             return await asyncio.to_thread(self.insert_events, stored_events) or []
         conn = await self._async_connection()
         try:
-            cursor = await conn.execute(self._insert_call, self._params(stored_events, ()))
+            cursor = await conn.execute(self._insert_sql(conn),
+                                        self._params(stored_events, ()))
             return [row[0] for row in await cursor.fetchall()]
         except psycopg.IntegrityError as error:
             raise IntegrityError(str(error)) from error
@@ -169,7 +171,7 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
                         if chunk:
                             events.extend(chunk)
                             cursor = conn.cursor()
-                            cursor.execute(self._insert_call, self._params(chunk, ()))
+                            cursor.execute(self._insert_sql(conn), self._params(chunk, ()))
                             cursors.append(cursor)
                     pipeline.sync()
                     ids = [row["n"] for cursor in cursors for row in cursor.fetchall()]
@@ -185,6 +187,14 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
             if failure is not None:
                 raise failure
         return events, ids
+
+    def _insert_sql(self, conn: Any) -> bytes:
+        """The insert call, rendered once: psycopg renders a composed query again on
+        every execution, quoting its identifiers through libpq."""
+        rendered = self._insert_call_rendered
+        if rendered is None:
+            rendered = self._insert_call_rendered = self._insert_call.as_bytes(conn)
+        return rendered
 
     @staticmethod
     def _params(events: Sequence[StoredEvent], guards: Sequence[Any]) -> tuple[list, ...]:
