@@ -92,6 +92,8 @@ class GroupCommitter:
     def __init__(self, recorder: ApplicationRecorder, *,
                  max_batch_events: int = MAX_BATCH_EVENTS) -> None:
         self._recorder = recorder
+        # A recorder may keep a connection for the leaders' inserts (one at a time).
+        self._insert = getattr(recorder, "insert_events_as_leader", recorder.insert_events)
         self._max_batch_events = max_batch_events
         self._mutex = threading.Lock()
         self._queue: deque[_Submission] = deque()
@@ -240,6 +242,9 @@ class GroupCommitter:
         if self._writer is not None:
             self._writer_wake.set()
             self._writer.join(timeout=5)
+        release = getattr(self._recorder, "release_leader_connection", None)
+        if release is not None:
+            release()
 
     def _write(self, batch: list[_Submission]) -> None:
         if not batch:
@@ -249,7 +254,7 @@ class GroupCommitter:
         try:
             if len(batch) > 1:
                 try:
-                    ids = self._recorder.insert_events(
+                    ids = self._insert(
                         [event for submission in batch for event in submission.events],
                         **_guards([g for submission in batch for g in submission.guards]))
                 except IntegrityError:
@@ -259,8 +264,7 @@ class GroupCommitter:
                     return
             for submission in batch:
                 try:
-                    ids = self._recorder.insert_events(submission.events,
-                                                       **_guards(submission.guards))
+                    ids = self._insert(submission.events, **_guards(submission.guards))
                 except IntegrityError as error:
                     submission.error = error
                     submission.done = True

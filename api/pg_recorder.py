@@ -19,13 +19,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from eventsourcing.persistence import (
+    DatabaseError,
+    DataError,
     IntegrityError,
     InterfaceError,
+    InternalError,
+    NotSupportedError,
     OperationalError,
+    PersistenceError,
+    ProgrammingError,
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -78,6 +84,7 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
             "%b::bytea[], %b::uuid[], %b::bigint[]) AS n"
         ).format(schema=schema, function=function)
         self._insert_call_rendered: bytes | None = None
+        self._leader_connection: Any = None
 
     # The library retries its insert on a lost connection; so does this one.
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
@@ -94,6 +101,41 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
                 ids = [row["n"] for row in conn.execute(self._insert_sql(conn), params)]
                 self._insert_rows_beside(conn, stored_events, ids)
                 return ids
+
+    # As insert_events: retried on a lost connection, which is then replaced.
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events_as_leader(self, stored_events: Sequence[StoredEvent],
+                                **kwargs: Any) -> Sequence[int] | None:
+        """`insert_events` for the group committer's leaders, one at a time, on a
+        connection they keep between batches instead of taking one from the pool and
+        giving it back for every batch (32 caller threads committed about a tenth more
+        commands/s). Only the committer calls it: two callers at once would share a
+        transaction."""
+        if not stored_events:
+            return []
+        if self.datastore.pool.max_size < 2:  # kept, it would starve every other reader
+            return self.insert_events(stored_events, **kwargs)
+        params = self._params(stored_events, kwargs.get("guards") or ())
+        try:
+            with _as_library_errors():
+                conn = self._leader_connection
+                if conn is None or conn.closed:
+                    conn = self._leader_connection = self.datastore.pool.getconn()
+                if not self._has_rows_beside(stored_events):
+                    return [row["n"] for row in conn.execute(self._insert_sql(conn), params)]
+                with conn.transaction():
+                    ids = [row["n"] for row in conn.execute(self._insert_sql(conn), params)]
+                    self._insert_rows_beside(conn, stored_events, ids)
+                    return ids
+        except (InterfaceError, OperationalError):
+            self.release_leader_connection()  # the pool drops it if it is broken
+            raise
+
+    def release_leader_connection(self) -> None:
+        """Give the leaders' connection back to the pool (the committer, once closed)."""
+        conn, self._leader_connection = self._leader_connection, None
+        if conn is not None:
+            self.datastore.pool.putconn(conn)
 
     async def insert_events_async(self, stored_events: Sequence[StoredEvent]
                                   ) -> Sequence[int]:
@@ -211,3 +253,28 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
         """Write rows that must commit (or roll back) with these events."""
 
 RECORDER_TOPIC = f"{__name__}:{BinaryInsertPostgresApplicationRecorder.__name__}"
+
+
+@contextlib.contextmanager
+def _as_library_errors() -> Iterator[None]:
+    """psycopg's errors as the library's datastore raises them (`get_connection`)."""
+    try:
+        yield
+    except psycopg.InterfaceError as error:
+        raise InterfaceError(str(error)) from error
+    except psycopg.OperationalError as error:
+        raise OperationalError(str(error)) from error
+    except psycopg.DataError as error:
+        raise DataError(str(error)) from error
+    except psycopg.IntegrityError as error:
+        raise IntegrityError(str(error)) from error
+    except psycopg.InternalError as error:
+        raise InternalError(str(error)) from error
+    except psycopg.ProgrammingError as error:
+        raise ProgrammingError(str(error)) from error
+    except psycopg.NotSupportedError as error:
+        raise NotSupportedError(str(error)) from error
+    except psycopg.DatabaseError as error:
+        raise DatabaseError(str(error)) from error
+    except psycopg.Error as error:
+        raise PersistenceError(str(error)) from error
