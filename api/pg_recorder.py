@@ -94,16 +94,8 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
             return []
         params = self._params(stored_events, kwargs.get("guards") or ())
         with self.datastore.get_connection() as conn:
-            if not self._has_rows_beside(stored_events):
-                # Autocommit: the call is its own transaction, one round trip in all.
-                return [row["n"] for row in conn.execute(self._insert_sql(conn), params)]
-            with conn.transaction():
-                ids = [row["n"] for row in conn.execute(self._insert_sql(conn), params)]
-                self._insert_rows_beside(conn, stored_events, ids)
-                return ids
+            return self._insert_on(conn, stored_events, params)
 
-    # As insert_events: retried on a lost connection, which is then replaced.
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events_as_leader(self, stored_events: Sequence[StoredEvent],
                                 **kwargs: Any) -> Sequence[int] | None:
         """`insert_events` for the group committer's leaders, one at a time, on a
@@ -115,21 +107,32 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
             return []
         if self.datastore.pool.max_size < 2:  # kept, it would starve every other reader
             return self.insert_events(stored_events, **kwargs)
+        return self._insert_on_leader_connection(stored_events, **kwargs)
+
+    # As insert_events: retried on a lost connection, which is then replaced.
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_on_leader_connection(self, stored_events: Sequence[StoredEvent],
+                                     **kwargs: Any) -> Sequence[int]:
         params = self._params(stored_events, kwargs.get("guards") or ())
         try:
             with _as_library_errors():
                 conn = self._leader_connection
                 if conn is None or conn.closed:
                     conn = self._leader_connection = self.datastore.pool.getconn()
-                if not self._has_rows_beside(stored_events):
-                    return [row["n"] for row in conn.execute(self._insert_sql(conn), params)]
-                with conn.transaction():
-                    ids = [row["n"] for row in conn.execute(self._insert_sql(conn), params)]
-                    self._insert_rows_beside(conn, stored_events, ids)
-                    return ids
+                return self._insert_on(conn, stored_events, params)
         except (InterfaceError, OperationalError):
             self.release_leader_connection()  # the pool drops it if it is broken
             raise
+
+    def _insert_on(self, conn: Any, stored_events: Sequence[StoredEvent],
+                   params: tuple[list, ...]) -> list[int]:
+        if not self._has_rows_beside(stored_events):
+            # Autocommit: the call is its own transaction, one round trip in all.
+            return [row["n"] for row in conn.execute(self._insert_sql(conn), params)]
+        with conn.transaction():
+            ids = [row["n"] for row in conn.execute(self._insert_sql(conn), params)]
+            self._insert_rows_beside(conn, stored_events, ids)
+            return ids
 
     def release_leader_connection(self) -> None:
         """Give the leaders' connection back to the pool (the committer, once closed)."""
@@ -255,26 +258,26 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
 RECORDER_TOPIC = f"{__name__}:{BinaryInsertPostgresApplicationRecorder.__name__}"
 
 
+#: psycopg's errors and the library's, in the order the library's datastore tries them.
+_LIBRARY_ERRORS: tuple[tuple[type[psycopg.Error], type[Exception]], ...] = (
+    (psycopg.InterfaceError, InterfaceError),
+    (psycopg.OperationalError, OperationalError),
+    (psycopg.DataError, DataError),
+    (psycopg.IntegrityError, IntegrityError),
+    (psycopg.InternalError, InternalError),
+    (psycopg.ProgrammingError, ProgrammingError),
+    (psycopg.NotSupportedError, NotSupportedError),
+    (psycopg.DatabaseError, DatabaseError),
+)
+
+
 @contextlib.contextmanager
 def _as_library_errors() -> Iterator[None]:
     """psycopg's errors as the library's datastore raises them (`get_connection`)."""
     try:
         yield
-    except psycopg.InterfaceError as error:
-        raise InterfaceError(str(error)) from error
-    except psycopg.OperationalError as error:
-        raise OperationalError(str(error)) from error
-    except psycopg.DataError as error:
-        raise DataError(str(error)) from error
-    except psycopg.IntegrityError as error:
-        raise IntegrityError(str(error)) from error
-    except psycopg.InternalError as error:
-        raise InternalError(str(error)) from error
-    except psycopg.ProgrammingError as error:
-        raise ProgrammingError(str(error)) from error
-    except psycopg.NotSupportedError as error:
-        raise NotSupportedError(str(error)) from error
-    except psycopg.DatabaseError as error:
-        raise DatabaseError(str(error)) from error
     except psycopg.Error as error:
+        for raised, library in _LIBRARY_ERRORS:
+            if isinstance(error, raised):
+                raise library(str(error)) from error
         raise PersistenceError(str(error)) from error
