@@ -71,6 +71,12 @@ class EndEmployment(Input):
     reason: LongText
 
 
+class ForgetPersonalData(Input):
+    reason: LongText = Field(description="Why the person's data is shredded (recorded in "
+                                         "the log with who and when), e.g. the retention "
+                                         "period that ended or the request honoured")
+
+
 # --- rubrics -------------------------------------------------------------------------------
 
 class MatrixRow(Input):
@@ -285,6 +291,10 @@ class Written(BaseModel):
 
 
 class EmployeeRegistered(Written):
+    employee_id: str
+
+
+class PersonalDataShredded(Written):
     employee_id: str
 
 

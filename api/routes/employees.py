@@ -1,4 +1,5 @@
-"""HR's commands on employees: register, rater and reviewer, transfer, end employment."""
+"""HR's commands on employees: register, rater and reviewer, transfer, end employment,
+and the shredding of a person's personal data (docs/privacy.md)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from api.schemas import (
     AssignReviewer,
     EmployeeRegistered,
     EndEmployment,
+    ForgetPersonalData,
+    PersonalDataShredded,
     RegisterEmployee,
     TransferEmployee,
     Written,
@@ -69,3 +72,17 @@ def end_employment(employee_id: EmployeeId, body: EndEmployment,
     return command.run(lambda actor: command.ledger.end_employment(
         employee_id, effective_on=body.effective_on, reason=body.reason, actor=actor),
         model=Written)
+
+
+@router.post("/{employee_id}/forget", operation_id="forget_personal_data",
+             response_model=PersonalDataShredded)
+def forget_personal_data(employee_id: EmployeeId, body: ForgetPersonalData,
+                         command: AdminCommand) -> JSONResponse:
+    """Crypto-shred the person's personal data: record who, when and why, then destroy
+    their data key. Irreversible: their names and texts read as shredded everywhere;
+    scores, histories and the Merkle log are unchanged. `position` is null when an earlier
+    call had recorded the shredding and this one only finished destroying the key."""
+    roles = {role.value for role in command.principal.roles}
+    return command.run(lambda actor: command.ledger.forget(
+        employee_id, reason=body.reason, actor=actor, roles=roles),
+        model=PersonalDataShredded)

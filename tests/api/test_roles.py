@@ -31,6 +31,7 @@ def command_table(world: HttpWorld) -> list[tuple[str, dict[str, Any] | None, se
                                           "effective_from": "2026-01-01"}, admin),
         (f"/v1/employees/{e}/end-employment", {"effective_on": "2026-12-31",
                                                "reason": "r"}, admin),
+        (f"/v1/employees/{e}/forget", {"reason": "r"}, admin),
         ("/v1/rubrics", {"code": "c", "title": "t"}, admin),
         (f"/v1/rubrics/{world.rubric_id}/versions", {
             "version": 2, "effective_from": "2026-07-01", "summary": "s"}, admin),
