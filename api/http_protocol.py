@@ -6,7 +6,9 @@ write is a system call and a TCP segment, and the client is woken twice for one 
 for a small JSON answer the socket costs more than the rest of the response. Here the
 writes a response makes within one turn of the event loop are gathered and sent
 together at the end of that turn. A streamed body, whose parts are separated by waits,
-still goes out part by part as it is produced.
+still goes out part by part as it is produced, and a large answer (64 KiB or more held)
+goes at once, so the transport's flow control still paces a writer faster than its
+client.
 """
 
 from __future__ import annotations
@@ -17,23 +19,33 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
+#: Writes held for the turn's end add up to at most this many bytes; more goes at once.
+SEND_AT_ONCE_FROM = 64 * 1024
+
+
 class _GatheringTransport:
     """The connection's transport, with writes held until the loop's turn ends.
 
     Everything but writing and closing is the transport's own; closing sends what is
     held first, so nothing written is lost or reordered."""
 
-    __slots__ = ("_transport", "_loop", "_held")
+    __slots__ = ("_transport", "_loop", "_held", "_held_bytes")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
         self._held: list[bytes] = []
+        self._held_bytes = 0
 
     def write(self, data: bytes) -> None:
         if not self._held:
             self._loop.call_soon(self._send)
         self._held.append(data)
+        self._held_bytes += len(data)
+        if self._held_bytes >= SEND_AT_ONCE_FROM:
+            # Past a small answer's size: the transport's own buffering and flow control
+            # (which pauses a writer that outruns the client) take over.
+            self._send()
 
     def writelines(self, parts: Any) -> None:
         for part in parts:
@@ -41,6 +53,7 @@ class _GatheringTransport:
 
     def _send(self) -> None:
         held, self._held = self._held, []
+        self._held_bytes = 0
         if held and not self._transport.is_closing():
             self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 
@@ -54,10 +67,11 @@ class _GatheringTransport:
 
     def abort(self) -> None:
         self._held = []
+        self._held_bytes = 0
         self._transport.abort()
 
     def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + sum(map(len, self._held))
+        return self._transport.get_write_buffer_size() + self._held_bytes
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)

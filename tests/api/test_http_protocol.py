@@ -13,9 +13,14 @@ from typing import Any
 import pytest
 import uvicorn
 
-from api.http_protocol import GatheringHttpToolsProtocol
+from api.http_protocol import (
+    SEND_AT_ONCE_FROM,
+    GatheringHttpToolsProtocol,
+    _GatheringTransport,
+)
 
 BODY = b'{"recorded":true}'
+LARGE = bytes(range(256)) * 4096  # 1 MiB
 
 
 class _CountedTransport:
@@ -37,6 +42,11 @@ async def _app(scope: dict, receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
     await receive()
+    if scope["path"] == "/large":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(LARGE)).encode())]})
+        await send({"type": "http.response.body", "body": LARGE})
+        return
     if scope["path"] == "/stream":
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"text/plain")]})
@@ -136,3 +146,47 @@ def test_closing_the_connection_sends_what_is_held_first(
     assert answer.startswith(b"HTTP/1.1 201 Created\r\n") and answer.endswith(BODY)
     assert b"connection: close" in answer.lower()
     assert len(writes) == 1
+
+
+def test_a_small_write_waits_for_the_turns_end_and_a_large_one_goes_at_once() -> None:
+    async def run() -> tuple[bytes, bytes, bytes]:
+        ours, peer = socket.socketpair()
+        peer.setblocking(False)
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, ours)
+        gathering = _GatheringTransport(transport, loop)  # type: ignore[arg-type]
+        try:
+            gathering.write(b"small")
+            held = _received(peer)
+            await asyncio.sleep(0.05)  # the turn ends: what was held is sent
+            after_turn = _received(peer)
+            gathering.write(b"head")
+            gathering.write(b"x" * SEND_AT_ONCE_FROM)
+            at_once = _received(peer)  # before the loop runs again
+            return held, after_turn, at_once
+        finally:
+            gathering.close()
+            peer.close()
+
+    held, after_turn, at_once = asyncio.run(run())
+    assert held == b"" and after_turn == b"small"
+    assert at_once.startswith(b"headxxx")
+
+
+def _received(peer: socket.socket) -> bytes:
+    try:
+        return peer.recv(1 << 20)
+    except BlockingIOError:
+        return b""
+
+
+def test_a_large_answer_is_not_held_and_arrives_whole(served: tuple[int, list[bytes]]
+                                                      ) -> None:
+    port, writes = served
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(_request("/large"))
+        answer = _read_until(connection, lambda got: got.endswith(LARGE[-64:])
+                             and len(got) > len(LARGE))
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(LARGE)
+    # Sent as soon as the body was written, with the headers before it, in order.
+    assert b"".join(writes) == answer and len(writes) <= 2
