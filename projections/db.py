@@ -34,6 +34,13 @@ class Database:
         raise NotImplementedError
         yield
 
+    @contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        """A cursor for statements that only read. Where a transaction adds nothing to
+        what they see, none is opened (see PostgresDatabase)."""
+        with self.transaction() as cursor:
+            yield cursor
+
     def close(self) -> None:  # pragma: no cover - interface
         pass
 
@@ -124,9 +131,11 @@ class PostgresDatabase(Database):
         with psycopg.connect(conninfo, autocommit=True) as connection:
             connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                 sql.Identifier(schema)))
+        # Autocommit: `transaction` opens each transaction explicitly, and `reading`
+        # opens none.
         self._pool = ConnectionPool(
             conninfo, min_size=1, max_size=pool_size, open=True, timeout=10,
-            kwargs={"options": f"-c search_path={schema}"})
+            kwargs={"options": f"-c search_path={schema}", "autocommit": True})
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
@@ -134,6 +143,16 @@ class PostgresDatabase(Database):
             with connection.transaction():
                 with connection.cursor() as cursor:
                     yield _QmarkCursor(cursor)
+
+    @contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        """Each statement on its own: under read committed, statements in one
+        transaction see a snapshot each anyway, and the read models are versioned by log
+        position, so a query pinned to a position reads the same rows either way. It
+        spares the BEGIN and the COMMIT, two of a typical query's five round trips."""
+        with self._pool.connection() as connection:
+            with connection.cursor() as cursor:
+                yield _QmarkCursor(cursor)
 
     def close(self) -> None:
         self._pool.close()

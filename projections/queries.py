@@ -157,7 +157,7 @@ class ReadModels:
 
     def current_position(self) -> int:
         """The position every read model has reached."""
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             return self._reached(cur)
 
     @staticmethod
@@ -170,7 +170,7 @@ class ReadModels:
 
     def position_at(self, moment: datetime | date | str) -> int:
         """The last position recorded at or before `moment` (0 before the first)."""
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             return min(self._position_at(cur, moment), self._reached(cur))
 
     def _position_at(self, cur: Cursor, moment: datetime | date | str) -> int:
@@ -218,7 +218,7 @@ class ReadModels:
         "status", "outcome", "due_by"}, "position"}], "next_cursor", "as_of": {"position"}}.
         `employee_ids` restricts to a set (a rater's scope); an empty set gives nothing."""
         size = _limit(limit)
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             if cursor is not None:
                 after, position = decode_cursor(cursor)
                 if not isinstance(after, str):
@@ -262,12 +262,14 @@ class ReadModels:
             return last
         ids = sorted(last)
         marks = ", ".join("?" for _ in ids)
-        for table in ("rm_score_items", "rm_score_perilaku"):
-            cur.execute(f"SELECT evaluation_id, MAX(valid_from) FROM {table} "
-                        f"WHERE evaluation_id IN ({marks}) AND valid_from <= ? "
-                        "GROUP BY evaluation_id", [*ids, position])
-            for evaluation_id, changed in cur.fetchall():
-                last[evaluation_id] = max(last[evaluation_id], changed)
+        # Both tables in one statement: one round trip.
+        cur.execute(" UNION ALL ".join(
+            f"SELECT evaluation_id, MAX(valid_from) FROM {table} "
+            f"WHERE evaluation_id IN ({marks}) AND valid_from <= ? GROUP BY evaluation_id"
+            for table in ("rm_score_items", "rm_score_perilaku")),
+            [*ids, position, *ids, position])
+        for evaluation_id, changed in cur.fetchall():
+            last[evaluation_id] = max(last[evaluation_id], changed)
         return last
 
     def _score(self, cur: Cursor, evaluation_id: str, position: int
@@ -308,7 +310,7 @@ class ReadModels:
         "items", "perilaku_values", "feedback" (live summary by source),
         "feedback_at_delivery", "perilaku_suggestion", "departure_reason", "starts_on",
         "ends_on"; None if it did not exist then."""
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             position = self._resolve(cur, as_of)
             row = self._score(cur, evaluation_id, position)
             if row is None:
@@ -332,7 +334,7 @@ class ReadModels:
         superseding change (previous, new, source, reason), and the input events with
         their log positions. `leaf_lookup` fills each input's `ledger_index` and
         `leaf_hash` (None without it). None if the evaluation did not exist then."""
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             position = self._resolve(cur, as_of)
             row = self._score(cur, evaluation_id, position)
             if row is None:
@@ -400,7 +402,7 @@ class ReadModels:
         `giver_ref` is a peer's identity: hide it from the rated employee. Without
         `limit`, every entry."""
         size = None if limit is None else _limit(limit, 5000)
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             if cursor is not None:
                 after, position = decode_cursor(cursor)
                 if (not isinstance(after, list) or len(after) != 2
@@ -441,7 +443,7 @@ class ReadModels:
         "quota_checks": [{"predikat", "bound", "value", "count", "total", "holds"}],
         "holds" (None without an organisational result), "locked", "lock", "reopened",
         "position", "as_of": {"position"}}; None if the period was not open then."""
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             position = self._resolve(cur, as_of)
             cur.execute(f"SELECT {', '.join(_DISTRIBUTION_COLUMNS)} FROM rm_distribution "
                         f"WHERE unit = ? AND period = ? AND {_VALID_AT}",
@@ -470,7 +472,7 @@ class ReadModels:
         "recorded_at", "topic", "aggregate_id", "aggregate_version"}], "next_cursor",
         "as_of": {"position"}}."""
         size = _limit(limit)
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             if cursor is not None:
                 after, position = decode_cursor(cursor)
                 if not isinstance(after, int) or isinstance(after, bool):
@@ -559,7 +561,7 @@ class ReadModels:
                         ) -> list[tuple[FeedbackSource, int]]:
         """Feedback about an employee in a period, as (source, score), in log order:
         the service's `feedback_lookup` port."""
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             cur.execute("SELECT source, score FROM rm_feedback WHERE employee_id = ? "
                         "AND period = ? ORDER BY position", [str(employee_id), period])
             return [(FeedbackSource(s), int(n)) for s, n in cur.fetchall()]
@@ -567,7 +569,7 @@ class ReadModels:
     def evaluation_scope(self, rater_id: str) -> set[str]:
         """Employee ids `rater_id` was ever assigned to rate (RaterAssigned), so that a
         rater keeps seeing the evaluations they made after a reassignment."""
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             cur.execute("SELECT DISTINCT employee_id FROM rm_scope WHERE rater_id = ?",
                         [str(rater_id)])
             return {r[0] for r in cur.fetchall()}
