@@ -149,7 +149,7 @@ class PostgresDatabase(Database):
         """Each statement on its own: under read committed, statements in one
         transaction see a snapshot each anyway, and the read models are versioned by log
         position, so a query pinned to a position reads the same rows either way. It
-        spares the BEGIN and the COMMIT, two of a typical query's five round trips."""
+        spares a round trip for the BEGIN and one for the COMMIT."""
         with self._pool.connection() as connection:
             with connection.cursor() as cursor:
                 yield _QmarkCursor(cursor)
