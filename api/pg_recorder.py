@@ -150,14 +150,10 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
         if self._has_rows_beside(stored_events):  # they need a transaction: the usual way
             return await asyncio.to_thread(self.insert_events, stored_events) or []
         conn = await self._async_connection()
-        try:
+        with _as_library_errors():
             cursor = await conn.execute(self._insert_sql(conn),
                                         self._params(stored_events, ()))
             return [row[0] for row in await cursor.fetchall()]
-        except psycopg.IntegrityError as error:
-            raise IntegrityError(str(error)) from error
-        except psycopg.OperationalError as error:
-            raise OperationalError(str(error)) from error
 
     async def _async_connection(self) -> Any:
         """The running loop's own autocommit connection, opened on first need."""
@@ -166,10 +162,8 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
         if conn is None or conn.closed:
             kwargs = {k: v for k, v in self.datastore.pool.kwargs.items()
                       if k != "row_factory"}
-            try:
+            with _as_library_errors():
                 conn = await psycopg.AsyncConnection.connect(autocommit=True, **kwargs)
-            except psycopg.OperationalError as error:
-                raise OperationalError(str(error)) from error
             self._async_connections[loop] = conn
         return conn
 
