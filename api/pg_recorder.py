@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from eventsourcing.persistence import (
     DatabaseError,
@@ -40,7 +40,15 @@ import psycopg
 from psycopg.sql import SQL, Identifier, Literal
 
 
+T = TypeVar("T")
+
+
 class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
+    #: How often, and how far apart, a call on the loop's connection is tried when the
+    #: connection was lost or the server was not ready: as the library's insert.
+    ASYNC_ATTEMPTS = 10
+    ASYNC_RETRY_WAIT = 0.2
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         schema = Identifier(self.datastore.schema)
@@ -143,38 +151,72 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
     async def insert_events_async(self, stored_events: Sequence[StoredEvent]
                                   ) -> Sequence[int]:
         """`insert_events` for a caller on an event loop (no guards, no rows beside):
-        the same call, on an async connection of that loop's own. Not retried: a lost
-        connection is dropped, and the next call opens another."""
+        the same call, on an async connection of that loop's own. Retried as the
+        library retries its insert: a lost connection is replaced and the call sent
+        again (the rows' unique versions make a second arrival a conflict, never a
+        copy)."""
         if not stored_events:
             return []
         if self._has_rows_beside(stored_events):  # they need a transaction: the usual way
             return await asyncio.to_thread(self.insert_events, stored_events) or []
-        conn = await self._async_connection()
-        with _as_library_errors():
-            cursor = await conn.execute(self._insert_sql(conn),
-                                        self._params(stored_events, ()))
-            return [row[0] for row in await cursor.fetchall()]
+        params = self._params(stored_events, ())
 
-    async def _async_connection(self) -> Any:
-        """The running loop's own autocommit connection, opened on first need."""
-        loop = asyncio.get_running_loop()
-        conn = self._async_connections.get(loop)
-        if conn is None or conn.closed:
-            kwargs = {k: v for k, v in self.datastore.pool.kwargs.items()
-                      if k != "row_factory"}
-            with _as_library_errors():
-                conn = await psycopg.AsyncConnection.connect(autocommit=True, **kwargs)
-            self._async_connections[loop] = conn
-        return conn
+        async def insert(conn: Any) -> list[int]:
+            cursor = await conn.execute(self._insert_sql(conn), params)
+            return [row[0] for row in await cursor.fetchall()]
+        return await self._on_async_connection(insert)
 
     async def existing_async(self, stored_events: Sequence[StoredEvent]
                              ) -> set[tuple[Any, int]]:
         """Which (originator id, version) of `stored_events` are stored already."""
-        conn = await self._async_connection()
-        cursor = await conn.execute(self._existing_query, (
-            [e.originator_id for e in stored_events],))
+        async def select(conn: Any) -> list[Any]:
+            cursor = await conn.execute(self._existing_query, (
+                [e.originator_id for e in stored_events],))
+            return await cursor.fetchall()
         wanted = {(e.originator_id, e.originator_version) for e in stored_events}
-        return {row for row in await cursor.fetchall() if row in wanted}
+        return {row for row in await self._on_async_connection(select) if row in wanted}
+
+    async def _on_async_connection(self, call: Callable[[Any], Awaitable[T]]) -> T:
+        """`call` on the running loop's connection, psycopg's errors raised as the
+        library's; on a lost connection or an unready server, waited and retried as
+        many times as the library retries its own insert."""
+        for attempt in range(1, self.ASYNC_ATTEMPTS + 1):
+            try:
+                conn = await self._async_connection()
+                with _as_library_errors():
+                    return await call(conn)
+            except (InterfaceError, OperationalError):
+                conn = self._async_connections.get(asyncio.get_running_loop())
+                if conn is not None and (conn.closed or conn.broken):
+                    # Dropped, so that the next attempt connects afresh.
+                    self._async_connections.pop(asyncio.get_running_loop(), None)
+                    await conn.close()
+                if attempt == self.ASYNC_ATTEMPTS:
+                    raise
+                await asyncio.sleep(self.ASYNC_RETRY_WAIT)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _async_connection(self) -> Any:
+        """The running loop's own autocommit connection, opened on first need, with the
+        pool's arguments, its password function and its time limit."""
+        loop = asyncio.get_running_loop()
+        conn = self._async_connections.get(loop)
+        if conn is None or conn.closed:
+            pool = self.datastore.pool
+            kwargs = {k: v for k, v in pool.kwargs.items() if k != "row_factory"}
+            get_password = getattr(pool, "get_password_func", None)
+            if get_password is not None:
+                kwargs["password"] = await asyncio.to_thread(get_password)
+            with _as_library_errors():
+                try:
+                    async with asyncio.timeout(pool.timeout):
+                        conn = await psycopg.AsyncConnection.connect(autocommit=True,
+                                                                     **kwargs)
+                except TimeoutError:
+                    raise OperationalError(
+                        f"no connection to PostgreSQL within {pool.timeout:g} s") from None
+            self._async_connections[loop] = conn
+        return conn
 
     def abandon_async_connections(self) -> None:
         """Close, from any thread, the connections of loops that never closed theirs:

@@ -4,6 +4,8 @@ statements, each hears only of its own events, and a conflict fails only its cal
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -100,34 +102,133 @@ def test_awaited_feedback_on_postgres_is_written_by_the_loop_itself(pg_ledger, c
     assert [notes[w.position] for w in written] == [w.ids["feedback_id"] for w in written]
 
 
-def test_a_lost_connection_fails_its_batch_only_and_the_next_write_reconnects(pg_ledger):
-    from eventsourcing.persistence import OperationalError
-
+def test_a_lost_connection_is_replaced_and_the_write_sent_again(pg_ledger):
+    """The server ended the loop's connection while it was idle (a restart, a failover,
+    an administrator): the next write connects afresh and is written, once."""
     from tests.conftest import POSTGRES_URL
     import psycopg
 
     recorder = pg_ledger.recorder
 
-    async def run() -> tuple[object, object, object]:
+    async def run() -> tuple[object, object, int, int]:
         committer = AsyncGroupCommitter(recorder.insert_events_async)
         try:
             first = await committer.commit([_record(uuid.uuid4())])
-            pid = next(iter(recorder._async_connections.values())).info.backend_pid
+            lost_pid = next(iter(recorder._async_connections.values())).info.backend_pid
             with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            try:
-                lost = await committer.commit([_record(uuid.uuid4())])
-            except OperationalError as error:
-                lost = error
+                admin.execute("SELECT pg_terminate_backend(%s)", (lost_pid,))
             again = await committer.commit([_record(uuid.uuid4())])
-            return first, lost, again
+            new_pid = next(iter(recorder._async_connections.values())).info.backend_pid
+            return first, again, lost_pid, new_pid
         finally:
             await recorder.close_async()
 
-    first, lost, again = asyncio.run(run())
-    assert isinstance(lost, OperationalError)
+    first, again, lost_pid, new_pid = asyncio.run(run())
+    assert new_pid != lost_pid
     stored = [n.id for n in recorder.select_notifications(1, 100)]
-    assert stored == [first[0], again[0]]  # nothing half-written, nothing lost
+    assert stored == [first[0], again[0]]  # written once, nothing half-written
+
+
+def test_a_server_that_stays_away_fails_the_write_after_the_library_s_attempts(pg_ledger):
+    from eventsourcing.persistence import OperationalError
+
+    recorder = pg_ledger.recorder
+    recorder.ASYNC_RETRY_WAIT = 0
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    pool = recorder.datastore.pool
+    port = pool.kwargs["port"]
+    pool.kwargs["port"] = closed_port
+    connects = []
+    original = recorder._async_connection
+
+    async def counted() -> object:
+        connects.append(1)
+        return await original()
+    recorder._async_connection = counted
+
+    async def run() -> object:
+        try:
+            return await recorder.insert_events_async([_record(uuid.uuid4())])
+        except OperationalError as error:
+            return error
+    try:
+        outcome = asyncio.run(run())
+    finally:
+        pool.kwargs["port"] = port
+    assert isinstance(outcome, OperationalError)
+    assert len(connects) == recorder.ASYNC_ATTEMPTS
+    assert recorder.select_notifications(1, 10) == []
+
+
+def test_a_server_that_does_not_answer_is_given_up_on_within_the_pool_s_time_limit(
+        pg_ledger):
+    """A listener that accepts and never speaks: the connection attempt is bounded by
+    the pool's connect timeout, not by the operating system's."""
+    import time
+
+    from eventsourcing.persistence import OperationalError
+
+    recorder = pg_ledger.recorder
+    recorder.ASYNC_ATTEMPTS = 1
+    pool = recorder.datastore.pool
+    port, timeout = pool.kwargs["port"], pool.timeout
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        pool.kwargs["port"], pool.timeout = silent.getsockname()[1], 0.3
+
+        async def run() -> object:
+            try:
+                return await recorder.insert_events_async([_record(uuid.uuid4())])
+            except OperationalError as error:
+                return error
+        started = time.monotonic()
+        try:
+            outcome = asyncio.run(run())
+        finally:
+            pool.kwargs["port"], pool.timeout = port, timeout
+        waited = time.monotonic() - started
+    assert isinstance(outcome, OperationalError)
+    assert "within 0.3 s" in str(outcome)
+    assert waited < 5
+
+
+#: The threads that asked for a password.
+PASSWORDS_ASKED: list[str] = []
+
+
+def ask_for_password() -> str:
+    """A password function, named by topic as the library's setting expects."""
+    PASSWORDS_ASKED.append(threading.current_thread().name)
+    return ""
+
+
+def test_the_loop_connection_asks_the_password_function_as_the_pool_does(
+        postgres_schema, tmp_path, clock):
+    from api.settings import Settings
+    from api.store import open_ledger
+    from tests.conftest import POSTGRES_URL
+
+    ledger = open_ledger(
+        Settings(database_url=POSTGRES_URL, postgres_schema=postgres_schema,
+                 data_dir=tmp_path / "data"), clock=clock,
+        POSTGRES_GET_PASSWORD_TOPIC=f"{__name__}:ask_for_password")
+    try:
+        assert PASSWORDS_ASKED  # the pool's own connections asked
+
+        async def run() -> object:
+            try:
+                return await ledger.recorder.insert_events_async([_record(uuid.uuid4())])
+            finally:
+                await ledger.recorder.close_async()
+        ids = asyncio.run(run())
+        assert len(ids) == 1
+        # Asked off the loop (it may block), by the loop's executor, once.
+        assert [t for t in PASSWORDS_ASKED if t.startswith("asyncio_")] == ["asyncio_0"]
+    finally:
+        ledger.close()
 
 
 def test_items_already_stored_are_refused_together_and_the_rest_written_together(pg_ledger):
