@@ -6,6 +6,9 @@ Errors reach the user as one line on stderr and a non-zero exit, never a traceba
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -28,6 +31,33 @@ def load_settings() -> Settings:
 def fail(message: str, code: int = 2) -> None:
     typer.echo(f"kinerja: {message}", err=True)
     raise typer.Exit(code)
+
+
+def progress_bar(label: str, total: int, unit: str = "events"
+                 ) -> tuple[Any, Callable[[int, int], None]]:
+    """A progress bar on stderr (stdout stays for results), and the function that moves
+    it: update(done, total)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn(f"{{task.fields[rate]}} {unit}/s"), TimeElapsedColumn(),
+                   TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+    task = bar.add_task(label, total=max(total, 1), rate="-")
+    started = time.monotonic()
+
+    def update(done: int, total: int) -> None:
+        elapsed = max(time.monotonic() - started, 1e-6)
+        bar.update(task, completed=done, total=max(total, done, 1),
+                   rate=f"{done / elapsed:,.0f}")
+    return bar, update
 
 
 # --- command registration: one import line per capability ------------------------------

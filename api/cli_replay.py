@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import typer
 
-from api.cli import app, fail, load_settings
+from api.cli import app, fail, load_settings, progress_bar
 
 
 @app.command()
@@ -67,36 +66,12 @@ def _open(settings: Any) -> tuple[Any, Any]:
     return ledger, db
 
 
-def _progress(label: str, total: int) -> Any:
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[rate]} events/s"), TimeElapsedColumn(),
-                   TimeRemainingColumn(), console=Console(stderr=True), transient=False)
-    task = bar.add_task(label, total=max(total, 1), rate="-")
-    started = time.monotonic()
-
-    def update(position: int, head: int) -> None:
-        elapsed = max(time.monotonic() - started, 1e-6)
-        bar.update(task, completed=position, total=max(head, position, 1),
-                   rate=f"{position / elapsed:,.0f}")
-    return bar, update
-
-
 def _rebuild(ledger: Any, db: Any, names: list[str], to: int | None,
              batch_size: int) -> None:
     from projections.replay import rebuild
 
     head = ledger.recorder.max_notification_id() or 0
-    bar, update = _progress("replay", head if to is None else min(to, head))
+    bar, update = progress_bar("replay", head if to is None else min(to, head))
     with bar:
         _, digests = rebuild(ledger, db, names, to=to, batch_size=batch_size,
                              progress=update)
@@ -109,7 +84,7 @@ def _check(ledger: Any, db: Any, names: list[str], to: int | None, batch_size: i
 
     position = live_position(db, names)
     target = position if to is None else min(to, position)
-    bar, update = _progress("check", target)
+    bar, update = progress_bar("check", target)
     with bar:
         comparisons = check(ledger, db, names, to=to, batch_size=batch_size,
                             progress=update)
