@@ -132,10 +132,12 @@ class Streamed:
 
 @dataclass(frozen=True)
 class Written:
-    """What a command recorded: the log position of its last event, and the ids it made."""
+    """What a command recorded: the log position of its last event, the ids it made, and
+    how many events it recorded (none when everything was recorded before)."""
 
     position: int | None
     ids: dict[str, Any] = field(default_factory=dict)
+    events: int = 0
 
 
 def utc_now() -> datetime:
@@ -290,7 +292,7 @@ class AppraisalLedger(Application[UUID]):
                             "read it again and retry") from None
                     continue
             position = max((r.notification.id for r in recordings), default=None)
-            return Written(position=position, ids=ids or {})
+            return Written(position=position, ids=ids or {}, events=len(recordings))
         raise AssertionError("unreachable")  # pragma: no cover
 
     @property

@@ -55,13 +55,17 @@ def test_a_refused_item_late_in_a_large_batch_writes_nothing(app, clock):
 def test_a_large_batch_resent_in_part_records_only_the_new_items(app, clock):
     world = build_world(app, clock, employees=5)
     before = app.recorder.max_notification_id() or 0
-    app.give_feedback_batch(_items(world, range(600)), actor="channel:qlue")
+    first = app.give_feedback_batch(_items(world, range(600)), actor="channel:qlue")
     again = app.give_feedback_batch(_items(world, range(300, 300 + SIZE)),
                                     actor="channel:qlue")
     after = _log_after(app, before)
     assert len(after) == 300 + SIZE
     assert len({n.originator_id for n in after}) == 300 + SIZE
     assert len(again.ids["feedback_ids"]) == SIZE
+    # The answer says how many it recorded: the rest were there before.
+    assert (first.events, again.events) == (600, SIZE - 300)
+    resent = app.give_feedback_batch(_items(world, range(10)), actor="channel:qlue")
+    assert (resent.events, resent.position) == (0, None)
 
 
 @pytest.mark.postgres
