@@ -69,6 +69,7 @@ import api.cli_ledger  # noqa: E402,F401
 import api.cli_serve  # noqa: E402,F401
 import api.cli_demo  # noqa: E402,F401
 import api.cli_bundle  # noqa: E402,F401
+import api.cli_feedback  # noqa: E402,F401
 
 
 def main() -> None:
