@@ -146,7 +146,6 @@ def _items(path: Path, kind: str, channel: str | None
            ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, item as the ledger takes it) for each line, checked by the rules of
     the HTTP batch route."""
-    from api.routes.feedback import citizen_item
     from api.schemas import CitizenFeedback
 
     for number, raw in _rows(path, kind):
@@ -160,7 +159,7 @@ def _items(path: Path, kind: str, channel: str | None
             raise _Refused(number, "external_ref is missing: every item needs its "
                                    "channel's own reference, so that running the import "
                                    "again records nothing twice")
-        yield number, citizen_item(body)
+        yield number, body.as_item()
 
 
 def _first_problem(error: ValidationError) -> str:

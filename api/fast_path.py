@@ -27,7 +27,6 @@ from pydantic import ValidationError
 from api.auth import Role
 from api.errors import problem_for, problem_response, store_errors, store_unavailable
 from api.routes.common import Command
-from api.routes.feedback import citizen_item
 from api.schemas import CitizenFeedback, FeedbackGiven
 from domain.errors import DomainError
 
@@ -72,7 +71,7 @@ class CitizenFeedbackFastPath:
             principal, feedback = item
             try:
                 written = await runtime.ledger.give_feedback_async(
-                    **citizen_item(feedback), actor=principal.actor)
+                    **feedback.as_item(), actor=principal.actor)
             except DomainError:
                 written = None  # refused while deciding, before any write: the route says why
             except store_errors() as error:

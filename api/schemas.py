@@ -18,6 +18,7 @@ from domain.values import (
     Aspect,
     BerakhlakValue,
     Direction,
+    FeedbackSource,
     ItemKind,
     OrganisationalResult,
     Periodicity,
@@ -250,6 +251,13 @@ class CitizenFeedback(Input):
     external_ref: Annotated[str | None, Field(
         max_length=200, description="The channel's own id of the item: a channel that "
                                     "sends the same item twice records it once")] = None
+
+    def as_item(self) -> dict[str, Any]:
+        """The item as `AppraisalLedger.give_feedback(_batch)` takes it (less the actor)."""
+        return dict(employee_id=str(self.employee_id), period=self.period,
+                    source=FeedbackSource.CITIZEN, giver_ref=self.giver_ref,
+                    score=self.score, value=self.value, comment=self.comment,
+                    channel=self.channel, external_ref=self.external_ref)
 
 
 class CitizenFeedbackBatch(Input):

@@ -45,13 +45,13 @@ async def give_citizen_feedback(body: CitizenFeedback,
     # awaited while the group committer writes it, with no thread of its own. A keyed
     # request, or one that would first need the database, takes the thread path.
     if command.key is None:
-        written = await command.ledger.give_feedback_async(**citizen_item(body),
+        written = await command.ledger.give_feedback_async(**body.as_item(),
                                                            actor=command.actor)
         if written is not None:
             return command.answer(written, model=FeedbackGiven, status=201)
     render = _batch_ids([body])
     return await run_in_threadpool(lambda: command.run(
-        lambda actor: command.ledger.give_feedback(**citizen_item(body), actor=actor),
+        lambda actor: command.ledger.give_feedback(**body.as_item(), actor=actor),
         model=FeedbackGiven, status=201,
         ids=lambda events: {"feedback_id": render(events)["feedback_ids"][0]}))
 
@@ -62,16 +62,9 @@ def give_citizen_feedback_batch(body: CitizenFeedbackBatch,
                                 command: ChannelCommand) -> JSONResponse:
     """One transaction for the whole batch; items the channel already sent (same channel
     and `external_ref`) are skipped, so a resent batch records nothing twice."""
-    items = [citizen_item(i) for i in body.items]
+    items = [i.as_item() for i in body.items]
     return command.run(lambda actor: command.ledger.give_feedback_batch(items, actor=actor),
                        model=FeedbackBatchGiven, status=201, ids=_batch_ids(body.items))
-
-
-def citizen_item(body: CitizenFeedback) -> dict[str, Any]:
-    return dict(employee_id=str(body.employee_id), period=body.period,
-                source=FeedbackSource.CITIZEN, giver_ref=body.giver_ref, score=body.score,
-                value=body.value, comment=body.comment, channel=body.channel,
-                external_ref=body.external_ref)
 
 
 def _batch_ids(items: Sequence[CitizenFeedback]):  # type: ignore[no-untyped-def]
