@@ -78,6 +78,12 @@ def import_feedback(
             fail(f"{path}: {error}; nothing was imported")
         except OSError as error:
             fail(f"cannot read {path}: {error.strerror or error}")
+        except UnicodeDecodeError as error:
+            fail(f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); "
+                 "nothing was imported")
+        except Exception as error:  # noqa: BLE001 - a lost database: one line
+            fail(f"cannot check {path} against the store: {type(error).__name__}: "
+                 f"{error}; nothing was imported", 1)
         written, recorded, transactions, position = _write(
             ledger, path, kind, channel, total, batch_size, actor)
     finally:

@@ -161,12 +161,16 @@ def test_files_that_cannot_be_read_as_an_export_are_refused_in_one_line(
     not_an_object = tmp_path / "list.jsonl"
     not_an_object.write_text("[1, 2]\n", encoding="utf-8")
     empty = _write_csv(tmp_path / "empty.csv", [])
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("employee_id,period,giver_ref,score\nx,2026-01,Sm\u00f6rg\u00e5s,4\n"
+                       .encode("latin-1"))
     cases = [
         ((str(no_header),), "line 1: the header lacks giver_ref"),
         ((str(unknown),), "unknown column(s) nik"),
         ((str(not_json), "--channel", "JAKI"), "line 2: not JSON"),
         ((str(not_an_object),), "line 1: not a JSON object"),
         ((str(empty),), "the file holds no items"),
+        ((str(latin1),), "latin1.csv is not UTF-8 text"),
         ((str(tmp_path / "missing.csv"),), "cannot read"),
         ((str(tmp_path / "export.xlsx"),), "cannot tell the format of export.xlsx"),
         ((str(empty), "--format", "xml"), "--format must be csv or jsonl"),
