@@ -8,6 +8,8 @@ missing server fails them (CI must never pass by skipping them).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,19 @@ POSTGRES_URL = os.environ.get(
     "KINERJA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 UNDER_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_kinerja(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    """The `kinerja` command as an operator runs it: a process of its own, on the store
+    `settings` names."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT),
+           "KINERJA_DATABASE_URL": settings.database_url,
+           "KINERJA_DATA_DIR": str(settings.data_dir),
+           "KINERJA_POSTGRES_SCHEMA": settings.postgres_schema}
+    # Not `-m api.cli`: commands register on the imported module, not on __main__.
+    return subprocess.run([sys.executable, "-c", "from api.cli import main; main()", *args],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
 SHARED_DIR = Path(os.environ.get("KINERJA_SHARED_DIR", REPO_ROOT.parent / "shared"))
 
 _postgres_checked: list[str | None] = []

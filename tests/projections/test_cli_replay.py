@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 from projections.catalog import NAMES, model_digest
 from projections.runner import ProjectionRunner
-from tests.conftest import REPO_ROOT
+from tests.conftest import run_kinerja
 from tests.projections.story import tell
 
 DIGEST_LINE = re.compile(r"^(\w+) sha256:([0-9a-f]{64})$")
 
 
-def kinerja(settings, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT),
-           "KINERJA_DATABASE_URL": settings.database_url,
-           "KINERJA_DATA_DIR": str(settings.data_dir),
-           "KINERJA_POSTGRES_SCHEMA": settings.postgres_schema}
-    # Not `-m api.cli`: commands register on the imported module, not on __main__.
-    return subprocess.run([sys.executable, "-c", "from api.cli import main; main()", *args],
-                          cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+kinerja = run_kinerja  # the command as a process (tests/conftest.py)
 
 
 def digests(stdout: str) -> dict[str, str]:

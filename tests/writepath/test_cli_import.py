@@ -5,28 +5,18 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from api.store import open_ledger
-from tests.conftest import REPO_ROOT
+from tests.conftest import run_kinerja
 from tests.scenario import PERIOD, TickingClock, build_world
 
 GIVEN = "kinerja.feedback.given.v1"
 
 
-def kinerja(settings, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT),
-           "KINERJA_DATABASE_URL": settings.database_url,
-           "KINERJA_DATA_DIR": str(settings.data_dir),
-           "KINERJA_POSTGRES_SCHEMA": settings.postgres_schema}
-    return subprocess.run([sys.executable, "-c", "from api.cli import main; main()", *args],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+kinerja = run_kinerja  # the command as a process (tests/conftest.py)
 
 
 @pytest.fixture
