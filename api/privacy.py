@@ -960,7 +960,8 @@ class ProtectedLedger(AppraisalLedger):
         written = self._write(decide)
         self.vault.keys.shred(PERSON, subject, reason=reason.strip())
         self._drop_cached_aggregates()
-        return Written(position=written.position, ids={"employee_id": subject})
+        return Written(position=written.position, ids={"employee_id": subject},
+                       events=written.events)
 
     def _drop_cached_aggregates(self) -> None:
         # Aggregates cached in this process (AGGREGATE_CACHE_MAXSIZE) hold texts decrypted

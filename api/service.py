@@ -636,10 +636,12 @@ class AppraisalLedger(Application[UUID]):
             except (WouldBlock, IntegrityError):
                 pass
             else:
-                return Written(position=max(ids), ids={"feedback_id": str(feedback_id)})
+                return Written(position=max(ids), ids={"feedback_id": str(feedback_id)},
+                               events=len(ids))
         written = self.give_feedback_batch([item], actor=actor)
         return Written(position=written.position,
-                       ids={"feedback_id": written.ids["feedback_ids"][0]})
+                       ids={"feedback_id": written.ids["feedback_ids"][0]},
+                       events=written.events)
 
     def give_feedback_batch(self, items: Sequence[dict[str, Any]], *, actor: str) -> Written:
         """Record many feedback items in one transaction (a complaint channel's batch).
@@ -697,7 +699,8 @@ class AppraisalLedger(Application[UUID]):
                 ids = await asyncio.wrap_future(self.committer.submit(stored))
         except IntegrityError:
             return None
-        return Written(position=max(ids), ids={"feedback_id": str(feedback_id)})
+        return Written(position=max(ids), ids={"feedback_id": str(feedback_id)},
+                       events=len(ids))
 
     def _loop_committer(self) -> AsyncGroupCommitter | None:
         """The running loop's own group committer, where the store can insert from an
@@ -835,7 +838,8 @@ class AppraisalLedger(Application[UUID]):
             appeal_id = Appeal.id_for(_uuid(evaluation_id, "evaluation id"))
         except InvalidValue:  # pragma: no cover - _get already refused it
             appeal_id = None
-        return Written(position=written.position, ids={"appeal_id": str(appeal_id)})
+        return Written(position=written.position, ids={"appeal_id": str(appeal_id)},
+                       events=written.events)
 
     def get_appeal(self, appeal_id: Any) -> Appeal:
         return self._get(Appeal, appeal_id, "appeal")

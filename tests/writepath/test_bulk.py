@@ -121,3 +121,12 @@ def test_a_malformed_batch_is_refused_whole_and_writes_nothing(app, clock, spoil
     with pytest.raises(InvalidValue, match=message):
         app.give_feedback_batch(items, actor="channel:qlue")
     assert _log_after(app, before) == []
+
+
+def test_a_single_item_says_it_recorded_one_event_and_sent_again_none(app, clock):
+    world = build_world(app, clock)
+    [item] = _items(world, [1])
+    first = app.give_feedback(**item, actor="channel:qlue")
+    again = app.give_feedback(**item, actor="channel:qlue")
+    assert (first.events, again.events) == (1, 0)
+    assert first.ids == again.ids
