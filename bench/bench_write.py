@@ -242,8 +242,8 @@ def run(quick: bool) -> list[Figure]:
                                 "baseline; ratios " + ", ".join(f"{r:.2f}" for r in ratios))))
     rows = 50_000 if quick else 200_000
     imported, batched, _ = paired(lambda: _cli_import(rows),
-                                       lambda: baselines.raw_batched_inserts(100, seconds),
-                                       rounds=1)
+                                  lambda: baselines.raw_batched_inserts(100, seconds),
+                                  rounds=1)
     figures.append(Figure(SECTION, "bulk citizen feedback rows/s, kinerja import-feedback "
                           "of a CSV file", imported.per_second, "/s",
                           "raw batched inserts, 100 rows/txn", batched.per_second,
