@@ -8,7 +8,8 @@ batches, one transaction each. Every item must carry its channel's own reference
 running it again, and the items it already recorded are skipped, not recorded twice.
 
 Whoever runs it holds the database and the keys, as for `kinerja forget`; the channel
-account named with `--actor` is recorded as the giver of the batch.
+account named with `--actor` is recorded as the one that submitted the items (each
+event's `actor`; the citizen is the item's pseudonymised `giver_ref`).
 """
 
 from __future__ import annotations
