@@ -56,6 +56,9 @@ def import_feedback(
                          "(.csv; .jsonl, .ndjson).")] = None,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", min=1, max=10_000, help="Items per transaction.")] = 2000,
+    check_only: Annotated[bool, typer.Option(
+        "--check", help="Check the whole file against the store and write nothing.")
+    ] = False,
 ) -> None:
     """Record citizen feedback from a CSV or JSON-lines file, checked whole before
     anything is written, then written in batches. Running the same import again records
@@ -85,6 +88,10 @@ def import_feedback(
         except Exception as error:  # noqa: BLE001 - a lost database: one line
             fail(f"cannot check {path} against the store: {type(error).__name__}: "
                  f"{error}; nothing was imported", 1)
+        if check_only:
+            typer.echo(f"{total:,} items in {path} checked: all can be imported; nothing "
+                       "was written")
+            return
         written, recorded, transactions, position = _write(
             ledger, path, kind, channel, total, batch_size, actor)
     finally:

@@ -71,6 +71,12 @@ def test_a_csv_export_is_recorded_in_batches_and_a_rerun_records_nothing_twice(
     export = _write_csv(tmp_path / "jaki-2026-01.csv", items)
     before = len(_log(sql_settings))
 
+    checked = kinerja(sql_settings, "import-feedback", str(export), "--channel", "JAKI",
+                      "--actor", "channel:jaki", "--check")
+    assert checked.returncode == 0, checked.stderr
+    assert "25 items in" in checked.stdout and "nothing was written" in checked.stdout
+    assert len(_log(sql_settings)) == before
+
     done = kinerja(sql_settings, "import-feedback", str(export), "--channel", "JAKI",
                    "--actor", "channel:jaki", "--batch-size", "10")
     assert done.returncode == 0, done.stderr
@@ -130,12 +136,13 @@ def test_a_bad_line_is_named_in_one_line_and_nothing_is_written(
     export = _write_csv(tmp_path / "export.csv", items)
     before = _log(sql_settings)
 
-    done = kinerja(sql_settings, "import-feedback", str(export), "--channel", "JAKI",
-                   "--actor", "channel:jaki", "--batch-size", "2")
-    assert done.returncode == 2
-    message = done.stderr.strip()
-    assert len(message.splitlines()) == 1, message
-    assert expected in message and message.endswith("nothing was imported")
+    for check_only in ((), ("--check",)):  # the same verdict whether writing or not
+        done = kinerja(sql_settings, "import-feedback", str(export), "--channel", "JAKI",
+                       "--actor", "channel:jaki", "--batch-size", "2", *check_only)
+        assert done.returncode == 2
+        message = done.stderr.strip()
+        assert len(message.splitlines()) == 1, message
+        assert expected in message and message.endswith("nothing was imported")
     assert len(_log(sql_settings)) == len(before)
 
 
