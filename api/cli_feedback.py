@@ -115,7 +115,6 @@ def _format_of(path: Path, given: str | None) -> str:
         return "jsonl"
     fail(f"cannot tell the format of {path.name} from its extension: give --format "
          "csv or jsonl")
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _rows(path: Path, kind: str) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -44,10 +44,10 @@ T = TypeVar("T")
 
 
 class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
-    #: How often, and how far apart, a call on the loop's connection is tried when the
-    #: connection was lost or the server was not ready: as the library's insert.
-    ASYNC_ATTEMPTS = 10
-    ASYNC_RETRY_WAIT = 0.2
+    #: How often, and how far apart, an insert is tried when the connection was lost or
+    #: the server was not ready: as the library's own insert (10 times, 0.2 s apart).
+    RETRY_ATTEMPTS = 10
+    RETRY_WAIT = 0.2
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -95,7 +95,7 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
         self._leader_connection: Any = None
 
     # The library retries its insert on a lost connection; so does this one.
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    @retry((InterfaceError, OperationalError), max_attempts=RETRY_ATTEMPTS, wait=RETRY_WAIT)
     def insert_events(self, stored_events: Sequence[StoredEvent],
                       **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
@@ -118,7 +118,7 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
         return self._insert_on_leader_connection(stored_events, **kwargs)
 
     # As insert_events: retried on a lost connection, which is then replaced.
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    @retry((InterfaceError, OperationalError), max_attempts=RETRY_ATTEMPTS, wait=RETRY_WAIT)
     def _insert_on_leader_connection(self, stored_events: Sequence[StoredEvent],
                                      **kwargs: Any) -> Sequence[int]:
         params = self._params(stored_events, kwargs.get("guards") or ())
@@ -180,7 +180,7 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
         """`call` on the running loop's connection, psycopg's errors raised as the
         library's; on a lost connection or an unready server, waited and retried as
         many times as the library retries its own insert."""
-        for attempt in range(1, self.ASYNC_ATTEMPTS + 1):
+        for attempt in range(1, self.RETRY_ATTEMPTS + 1):
             try:
                 conn = await self._async_connection()
                 with _as_library_errors():
@@ -191,9 +191,9 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
                     # Dropped, so that the next attempt connects afresh.
                     self._async_connections.pop(asyncio.get_running_loop(), None)
                     await conn.close()
-                if attempt == self.ASYNC_ATTEMPTS:
+                if attempt == self.RETRY_ATTEMPTS:
                     raise
-                await asyncio.sleep(self.ASYNC_RETRY_WAIT)
+                await asyncio.sleep(self.RETRY_WAIT)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _async_connection(self) -> Any:

@@ -756,8 +756,8 @@ class AppraisalLedger(Application[UUID]):
         for number, item in enumerate(items):
             if type(item) is not dict and not isinstance(item, Mapping):
                 raise InvalidValue(f"feedback item {number} is not an object")
-            for field in _FEEDBACK_FIELDS:
-                if item.get(field) is None:
+            for name in _FEEDBACK_FIELDS:
+                if item.get(name) is None:
                     missing = [k for k in _FEEDBACK_FIELDS if item.get(k) is None]
                     raise InvalidValue(f"feedback item {number} lacks {', '.join(missing)}",
                                        missing=missing)

@@ -6,13 +6,10 @@ import re
 
 from projections.catalog import NAMES, model_digest
 from projections.runner import ProjectionRunner
-from tests.conftest import run_kinerja
+from tests.conftest import run_kinerja as kinerja
 from tests.projections.story import tell
 
 DIGEST_LINE = re.compile(r"^(\w+) sha256:([0-9a-f]{64})$")
-
-
-kinerja = run_kinerja  # the command as a process (tests/conftest.py)
 
 
 def digests(stdout: str) -> dict[str, str]:

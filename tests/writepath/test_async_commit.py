@@ -133,7 +133,7 @@ def test_a_server_that_stays_away_fails_the_write_after_the_library_s_attempts(p
     from eventsourcing.persistence import OperationalError
 
     recorder = pg_ledger.recorder
-    recorder.ASYNC_RETRY_WAIT = 0
+    recorder.RETRY_WAIT = 0
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
@@ -158,7 +158,7 @@ def test_a_server_that_stays_away_fails_the_write_after_the_library_s_attempts(p
     finally:
         pool.kwargs["port"] = port
     assert isinstance(outcome, OperationalError)
-    assert len(connects) == recorder.ASYNC_ATTEMPTS
+    assert len(connects) == recorder.RETRY_ATTEMPTS
     assert recorder.select_notifications(1, 10) == []
 
 
@@ -171,7 +171,7 @@ def test_a_server_that_does_not_answer_is_given_up_on_within_the_pool_s_time_lim
     from eventsourcing.persistence import OperationalError
 
     recorder = pg_ledger.recorder
-    recorder.ASYNC_ATTEMPTS = 1
+    recorder.RETRY_ATTEMPTS = 1
     pool = recorder.datastore.pool
     port, timeout = pool.kwargs["port"], pool.timeout
     with socket.socket() as silent:

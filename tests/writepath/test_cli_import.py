@@ -10,13 +10,10 @@ from pathlib import Path
 import pytest
 
 from api.store import open_ledger
-from tests.conftest import run_kinerja
+from tests.conftest import run_kinerja as kinerja
 from tests.scenario import PERIOD, TickingClock, build_world
 
 GIVEN = "kinerja.feedback.given.v1"
-
-
-kinerja = run_kinerja  # the command as a process (tests/conftest.py)
 
 
 @pytest.fixture
