@@ -39,6 +39,8 @@ from eventsourcing.utils import retry
 import psycopg
 from psycopg.sql import SQL, Identifier, Literal
 
+from api.pg_arrays import BigintArray, ByteaArray, EncodedArray, TextArray, UuidArray
+
 
 T = TypeVar("T")
 
@@ -87,9 +89,12 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
         self._existing_query = SQL(
             "SELECT originator_id, originator_version FROM {schema}.{table} "
             "WHERE originator_id = ANY(%b::uuid[])").format(schema=schema, table=table)
+        # The ids come back as one array, in the order the function returned them (the
+        # rows' order), rather than a row each: one value to read, not one per event.
         self._insert_call = SQL(
-            "SELECT n FROM {schema}.{function}(%b::uuid[], %b::bigint[], %b::text[], "
-            "%b::bytea[], %b::uuid[], %b::bigint[]) AS n"
+            "SELECT array_agg(n ORDER BY position) AS ids FROM {schema}.{function}("
+            "%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], %b::uuid[], %b::bigint[]) "
+            "WITH ORDINALITY AS inserted(n, position)"
         ).format(schema=schema, function=function)
         self._insert_call_rendered: bytes | None = None
         self._leader_connection: Any = None
@@ -136,9 +141,9 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
                    params: tuple[list, ...]) -> list[int]:
         if not self._has_rows_beside(stored_events):
             # Autocommit: the call is its own transaction, one round trip in all.
-            return [row["n"] for row in conn.execute(self._insert_sql(conn), params)]
+            return conn.execute(self._insert_sql(conn), params).fetchone()["ids"]
         with conn.transaction():
-            ids = [row["n"] for row in conn.execute(self._insert_sql(conn), params)]
+            ids = conn.execute(self._insert_sql(conn), params).fetchone()["ids"]
             self._insert_rows_beside(conn, stored_events, ids)
             return ids
 
@@ -163,7 +168,7 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
 
         async def insert(conn: Any) -> list[int]:
             cursor = await conn.execute(self._insert_sql(conn), params)
-            return [row[0] for row in await cursor.fetchall()]
+            return (await cursor.fetchone())[0]
         return await self._on_async_connection(insert)
 
     async def existing_async(self, stored_events: Sequence[StoredEvent]
@@ -255,7 +260,7 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
                             cursor.execute(self._insert_sql(conn), self._params(chunk, ()))
                             cursors.append(cursor)
                     pipeline.sync()
-                    ids = [row["n"] for cursor in cursors for row in cursor.fetchall()]
+                    ids = [n for cursor in cursors for n in cursor.fetchone()["ids"]]
                     if self._has_rows_beside(events):
                         self._insert_rows_beside(conn, events, ids)
                         pipeline.sync()
@@ -278,10 +283,14 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
         return rendered
 
     @staticmethod
-    def _params(events: Sequence[StoredEvent], guards: Sequence[Any]) -> tuple[list, ...]:
-        return ([e.originator_id for e in events], [e.originator_version for e in events],
-                [e.topic for e in events], [e.state for e in events],
-                [g[0] for g in guards], [g[1] for g in guards])
+    def _params(events: Sequence[StoredEvent], guards: Sequence[Any]
+                ) -> tuple[EncodedArray, ...]:
+        return (UuidArray.from_values([e.originator_id for e in events]),
+                BigintArray.from_values([e.originator_version for e in events]),
+                TextArray.from_values([e.topic for e in events]),
+                ByteaArray.from_values([e.state for e in events]),
+                UuidArray.from_values([g[0] for g in guards]),
+                BigintArray.from_values([g[1] for g in guards]))
 
     def _has_rows_beside(self, stored_events: Sequence[StoredEvent]) -> bool:
         """True if `_insert_rows_beside` has rows to write in the events' transaction."""
