@@ -37,12 +37,16 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
 import psycopg
-from psycopg.sql import SQL, Identifier, Literal
+from psycopg import pq
+from psycopg.adapt import PyFormat
+from psycopg.sql import SQL, Identifier, Literal, Placeholder
 
 from api.pg_arrays import BigintArray, ByteaArray, EncodedArray, TextArray, UuidArray
 
 
 T = TypeVar("T")
+
+_SIX_BINARY_PARAMETERS = [pq.Format.BINARY] * 6
 
 
 class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
@@ -91,12 +95,18 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
             "WHERE originator_id = ANY(%b::uuid[])").format(schema=schema, table=table)
         # The ids come back as one array, in the order the function returned them (the
         # rows' order), rather than a row each: one value to read, not one per event.
-        self._insert_call = SQL(
+        insert_call = SQL(
             "SELECT array_agg(n ORDER BY position) AS ids FROM {schema}.{function}("
-            "%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], %b::uuid[], %b::bigint[]) "
-            "WITH ORDINALITY AS inserted(n, position)"
-        ).format(schema=schema, function=function)
+            "{}::uuid[], {}::bigint[], {}::text[], {}::bytea[], {}::uuid[], {}::bigint[]) "
+            "WITH ORDINALITY AS inserted(n, position)")
+        # psycopg's placeholders, for psycopg to execute; libpq's own, for libpq.
+        self._insert_call = insert_call.format(
+            *[Placeholder(format=PyFormat.BINARY)] * 6, schema=schema, function=function)
+        self._insert_call_for_libpq = insert_call.format(
+            *[SQL(f"${number}") for number in range(1, 7)], schema=schema,
+            function=function)
         self._insert_call_rendered: bytes | None = None
+        self._insert_call_for_libpq_rendered: bytes | None = None
         self._leader_connection: Any = None
 
     # The library retries its insert on a lost connection; so does this one.
@@ -138,14 +148,39 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
             raise
 
     def _insert_on(self, conn: Any, stored_events: Sequence[StoredEvent],
-                   params: tuple[list, ...]) -> list[int]:
+                   params: tuple[EncodedArray, ...]) -> list[int]:
         if not self._has_rows_beside(stored_events):
             # Autocommit: the call is its own transaction, one round trip in all.
-            return conn.execute(self._insert_sql(conn), params).fetchone()["ids"]
+            return self._call_insert_through_libpq(conn, params)
         with conn.transaction():
             ids = conn.execute(self._insert_sql(conn), params).fetchone()["ids"]
             self._insert_rows_beside(conn, stored_events, ids)
             return ids
+
+    def _call_insert_through_libpq(self, conn: Any, params: tuple[EncodedArray, ...]
+                                   ) -> list[int]:
+        """The insert call on an idle autocommit connection, sent by libpq itself.
+
+        Its text is rendered once and its parameters are encoded already, so all that
+        psycopg's execution would add is its own Python (a cursor, a result, a row for
+        the ids): at one event per call, about as much of the client's CPU as everything
+        else. libpq's call lets other threads run while it waits, as psycopg's does; the
+        connection's lock keeps any other use of it out meanwhile."""
+        pgconn = conn.pgconn
+        if pgconn.transaction_status != pq.TransactionStatus.IDLE:  # pragma: no cover
+            return conn.execute(self._insert_sql(conn), params).fetchone()["ids"]
+        with conn.lock:
+            result = pgconn.exec_params(self._insert_sql_for_libpq(conn), params, None,
+                                        _SIX_BINARY_PARAMETERS, pq.Format.TEXT)
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            if pgconn.status != pq.ConnStatus.OK:
+                # As psycopg raises it, so the insert is retried on a new connection.
+                raise psycopg.OperationalError(
+                    "the connection to PostgreSQL was lost: "
+                    + result.get_error_message(conn.info.encoding).strip())
+            raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+        ids = result.get_value(0, 0)  # a bigint[] as text: {1,2,3}
+        return [] if ids is None else [int(n) for n in bytes(ids)[1:-1].split(b",")]
 
     def release_leader_connection(self) -> None:
         """Give the leaders' connection back to the pool (the committer, once closed)."""
@@ -280,6 +315,13 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
         rendered = self._insert_call_rendered
         if rendered is None:
             rendered = self._insert_call_rendered = self._insert_call.as_bytes(conn)
+        return rendered
+
+    def _insert_sql_for_libpq(self, conn: Any) -> bytes:
+        rendered = self._insert_call_for_libpq_rendered
+        if rendered is None:
+            rendered = self._insert_call_for_libpq_rendered = (
+                self._insert_call_for_libpq.as_bytes(conn))
         return rendered
 
     @staticmethod
