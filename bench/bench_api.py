@@ -65,21 +65,38 @@ def run(quick: bool) -> list[Figure]:
                     figures.append(Figure(SECTION, f"{name} requests/s, {clients} clients",
                                           result.per_second, "/s", "bare FastAPI + SELECT",
                                           base.per_second))
-            # Writes over HTTP at 32 clients, from a lean load generator in its own
-            # process, against raw plain inserts from 32 clients and against a bare
-            # FastAPI POST validating the same body (the framework's own ceiling here).
+            # Writes over HTTP at 1, 8 and 32 clients, from a lean load generator in its
+            # own process; at 32, against raw plain inserts from 32 clients (the target's
+            # pair) and a bare FastAPI POST validating the same body (the framework's own
+            # ceiling here).
             writer = mint_token(env, "kanal:bench", "citizen_channel")
             employee_ids = sorted({item["employee_id"] for item in page})
             body = json.dumps({"employee_id": employee_ids[0], "period": "2026-01",
                                "score": 4, "channel": "JAKI", "external_ref": "bench-{n}",
                                "giver_ref": "warga-{n}"})
             json_headers = {"Content-Type": "application/json"}
+            write_headers = {**json_headers, "Authorization": f"Bearer {writer}"}
+            # 1 and 8 clients: what one channel, or a few, see; beside raw plain inserts
+            # from as many clients, measured right after. No target at these counts.
+            for clients in (1, 8):
+                writes = http_load(f"{api_url}/v1/feedback/citizen", clients, seconds, {
+                    "headers": write_headers,
+                    "body": body.replace("bench-{n}", f"bench-c{clients}-{{n}}")})
+                plain = baselines.raw_plain_inserts(clients, seconds)
+                callers = "1 caller" if clients == 1 else f"{clients} callers"
+                figures.append(Figure(
+                    "Write path (PostgreSQL)", f"commands/s, {callers}, over HTTP",
+                    writes.per_second, "/s",
+                    f"raw plain single-row inserts, {clients} client"
+                    + ("" if clients == 1 else "s"), plain.per_second,
+                    note=(f"p50 {writes.p50_ms:.1f} ms, p99 {writes.p99_ms:.1f} ms (raw: "
+                          f"p50 {plain.p50_ms:.1f} ms, p99 {plain.p99_ms:.1f} ms)")))
             rounds = iter(range(3))
 
             def write_load() -> LoadResult:
                 # Each round sends items of its own: a resent item is a different request.
                 return http_load(f"{api_url}/v1/feedback/citizen", 32, seconds, {
-                    "headers": {**json_headers, "Authorization": f"Bearer {writer}"},
+                    "headers": write_headers,
                     "body": body.replace("bench-{n}", f"bench-{next(rounds)}-{{n}}")})
             writes, plain_32, ratios = paired(
                 write_load, lambda: baselines.raw_plain_inserts(32, seconds), rounds=3)
