@@ -25,64 +25,6 @@ _BIGINT = struct.Struct("!iq")  # an element's length (8) and the element
 _UUID_LENGTH = _LENGTH.pack(16)
 
 
-class EncodedArray(bytes):
-    """An array already in PostgreSQL's binary format. `OID` is its array type's."""
-
-    OID = 0
-    ELEMENT_OID = 0
-
-    @classmethod
-    def of(cls, elements: list[bytes]) -> EncodedArray:
-        """The array of `elements`, each already laid out as its length and bytes."""
-        if not elements:
-            return cls(_EMPTY.pack(0, 0, cls.ELEMENT_OID))
-        return cls(_HEADER.pack(1, 0, cls.ELEMENT_OID, len(elements), 1)
-                   + b"".join(elements))
-
-
-class UuidArray(EncodedArray):
-    OID = postgres.types["uuid"].array_oid
-    ELEMENT_OID = postgres.types["uuid"].oid
-
-    @classmethod
-    def from_values(cls, values: Iterable[UUID]) -> EncodedArray:
-        return cls.of([_UUID_LENGTH + value.bytes for value in values])
-
-
-class BigintArray(EncodedArray):
-    OID = postgres.types["int8"].array_oid
-    ELEMENT_OID = postgres.types["int8"].oid
-
-    @classmethod
-    def from_values(cls, values: Iterable[int]) -> EncodedArray:
-        pack = _BIGINT.pack
-        return cls.of([pack(8, value) for value in values])
-
-
-class TextArray(EncodedArray):
-    OID = postgres.types["text"].array_oid
-    ELEMENT_OID = postgres.types["text"].oid
-
-    @classmethod
-    def from_values(cls, values: Iterable[str]) -> EncodedArray:
-        # ASCII: the values are event topics (module paths and class names), and ASCII
-        # reads the same in every server encoding PostgreSQL has. Anything else is
-        # refused here rather than sent in an encoding the connection may not use.
-        pack = _LENGTH.pack
-        return cls.of([pack(len(encoded)) + encoded
-                       for encoded in (value.encode("ascii") for value in values)])
-
-
-class ByteaArray(EncodedArray):
-    OID = postgres.types["bytea"].array_oid
-    ELEMENT_OID = postgres.types["bytea"].oid
-
-    @classmethod
-    def from_values(cls, values: Iterable[bytes]) -> EncodedArray:
-        pack = _LENGTH.pack
-        return cls.of([pack(len(value)) + value for value in values])
-
-
 def _dumper_of(array: type[EncodedArray]) -> type[adapt.Dumper]:
     class EncodedArrayDumper(adapt.Dumper):
         format = pq.Format.BINARY
@@ -93,6 +35,57 @@ def _dumper_of(array: type[EncodedArray]) -> type[adapt.Dumper]:
     return EncodedArrayDumper
 
 
-# Registered once for every connection: only values of these types are dumped this way.
-for _array in (UuidArray, BigintArray, TextArray, ByteaArray):
-    psycopg.adapters.register_dumper(_array, _dumper_of(_array))
+class EncodedArray(bytes):
+    """An array already in PostgreSQL's binary format. A subclass names its element type
+    (`element="uuid"`) and is dumped as an array of it, unchanged."""
+
+    OID = 0
+    ELEMENT_OID = 0
+
+    def __init_subclass__(cls, *, element: str, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        info = postgres.types[element]
+        cls.OID, cls.ELEMENT_OID = info.array_oid, info.oid
+        # Registered for every connection: only values of this type are dumped this way.
+        psycopg.adapters.register_dumper(cls, _dumper_of(cls))
+
+    @classmethod
+    def of(cls, elements: list[bytes]) -> EncodedArray:
+        """The array of `elements`, each already laid out as its length and bytes."""
+        if not elements:
+            return cls(_EMPTY.pack(0, 0, cls.ELEMENT_OID))
+        return cls(_HEADER.pack(1, 0, cls.ELEMENT_OID, len(elements), 1)
+                   + b"".join(elements))
+
+
+class UuidArray(EncodedArray, element="uuid"):
+    @classmethod
+    def from_values(cls, values: Iterable[UUID]) -> EncodedArray:
+        return cls.of([_UUID_LENGTH + value.bytes for value in values])
+
+
+class BigintArray(EncodedArray, element="int8"):
+    @classmethod
+    def from_values(cls, values: Iterable[int]) -> EncodedArray:
+        pack = _BIGINT.pack
+        return cls.of([pack(8, value) for value in values])
+
+
+class TextArray(EncodedArray, element="text"):
+    @classmethod
+    def from_values(cls, values: Iterable[str]) -> EncodedArray:
+        # ASCII: the values are event topics (module paths and class names), and ASCII
+        # reads the same in every server encoding PostgreSQL has. Anything else is
+        # refused here rather than sent in an encoding the connection may not use.
+        return cls.of(_with_lengths([value.encode("ascii") for value in values]))
+
+
+class ByteaArray(EncodedArray, element="bytea"):
+    @classmethod
+    def from_values(cls, values: Iterable[bytes]) -> EncodedArray:
+        return cls.of(_with_lengths(values))
+
+
+def _with_lengths(values: Iterable[bytes]) -> list[bytes]:
+    pack = _LENGTH.pack
+    return [pack(len(value)) + value for value in values]
