@@ -163,8 +163,8 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
 
         Its text is rendered once and its parameters are encoded already, so all that
         psycopg's execution would add is its own Python (a cursor, a result, a row for
-        the ids): at one event per call, about as much of the client's CPU as everything
-        else. libpq's call lets other threads run while it waits, as psycopg's does; the
+        the ids): at one event per call, about a third of the call's client CPU. libpq's
+        call lets other threads run while it waits, as psycopg's does; the
         connection's lock keeps any other use of it out meanwhile."""
         pgconn = conn.pgconn
         if pgconn.transaction_status != pq.TransactionStatus.IDLE:  # pragma: no cover
