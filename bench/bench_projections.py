@@ -30,13 +30,13 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from bench.common import POSTGRES_URL, Figure, connect, scratch_dir, scratch_schema
+from projections.replay import REBUILD_BATCH
 
 SECTION = "Read-model rebuild"
 #: Issue 3: rebuild at >= 20,000 events/s on PostgreSQL, where a raw keyset read plus
 #: JSON decode runs at about 70,000/s: a ratio of about 0.29.
 TARGET_EVENTS_PER_SECOND = 20_000
 TARGET_RATIO = 20_000 / 70_000
-REBUILD_BATCH = 5000
 READ_PAGE = 5000
 
 

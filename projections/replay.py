@@ -20,7 +20,11 @@ from projections.catalog import NAMES, create_tables, make_projections, model_di
 from projections.db import Database, PostgresDatabase, SQLiteDatabase
 from projections.runner import ProjectionRunner, Progress
 
-REBUILD_BATCH = 5000
+#: Events per transaction in a full rebuild. Measured on 2026-11-29 over a log of a million
+#: events: 20,000 was as fast as 5,000 or faster in every alternating pair, on PostgreSQL
+#: (49.0–52.8 s against 50.5–62.4 s) and SQLite (67–77 s against 69–87 s), for about 60 MB
+#: more at the peak (793 MB against 734 MB on PostgreSQL). 50,000 gained little more.
+REBUILD_BATCH = 20_000
 
 
 @dataclass(frozen=True)

@@ -69,3 +69,12 @@ def test_replay_errors_are_one_line_and_a_non_zero_exit(tmp_path):
     assert unknown.returncode != 0
     assert unknown.stderr.strip().count("\n") == 0
     assert "no read model named salaries" in unknown.stderr
+
+
+def test_the_commands_default_batch_is_the_rebuilds():
+    import inspect
+
+    from api.cli_replay import replay
+    from projections.replay import REBUILD_BATCH
+
+    assert inspect.signature(replay).parameters["batch_size"].default == REBUILD_BATCH
