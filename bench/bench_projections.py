@@ -372,7 +372,7 @@ def _figures(kind: str, result: dict[str, float]) -> list[Figure]:
     name = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}[kind]
     postgres = kind == "postgresql"
     note = (f"{result['events']:,.0f} events rebuilt into all five read models in "
-            f"{result['seconds']:.0f} s, {REBUILD_BATCH} events per transaction")
+            f"{result['seconds']:.0f} s, {REBUILD_BATCH:,} events per transaction")
     if postgres:
         note += (f"; issue target {TARGET_EVENTS_PER_SECOND:,} events/s absolute "
                  f"({'met' if result['rebuild'] >= TARGET_EVENTS_PER_SECOND else 'not met'})")

@@ -22,8 +22,9 @@ from projections.runner import ProjectionRunner, Progress
 
 #: Events per transaction in a full rebuild. Measured on 2026-11-29 over a log of a million
 #: events: 20,000 was as fast as 5,000 or faster in every alternating pair, on PostgreSQL
-#: (49.0–52.8 s against 50.5–62.4 s) and SQLite (67–77 s against 69–87 s), for about 60 MB
-#: more at the peak (793 MB against 734 MB on PostgreSQL). 50,000 gained little more.
+#: (50.0 s against 52.8, 52.8 against 62.4, 49.0 against 50.5) and SQLite (67 against 69,
+#: 77 against 87), for about 60 MB more at the peak (793 MB against 734 on PostgreSQL).
+#: 50,000 gained a little more, for three times the memory.
 REBUILD_BATCH = 20_000
 
 
