@@ -1,13 +1,13 @@
 """One-dimensional PostgreSQL arrays, encoded for the server in one pass.
 
 psycopg dumps a Python list as an array element by element, in Python, looking up a
-dumper for each element's type as it goes: for the insert call's four arrays that was
-a fifth to a third of the client's CPU for a batch of 15 events (measured in alternating
-runs, 2026-11-29). The
-elements of the insert's arrays are of known types, so they are laid out here directly in
-the server's binary array format (`array_send`): a header naming the element type, the
-length, then each element as its length and its bytes. The values wrap the encoded bytes
-in types of their own, whose dumpers hand them to the server unchanged.
+dumper for each element's type as it goes: for the insert call's four arrays that was a
+fifth to a third of the client's CPU for a batch of 15 events (measured in alternating
+runs, 2026-11-29). The elements of the insert's arrays are of known types, so they are
+laid out here directly in the server's binary array format (`array_send`): a header
+naming the element type, the length, then each element as its length and its bytes. The
+values wrap the encoded bytes in types of their own, whose dumpers hand them to the
+server unchanged.
 """
 
 from __future__ import annotations
