@@ -105,8 +105,7 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
         self._insert_call_for_libpq = insert_call.format(
             *[SQL(f"${number}") for number in range(1, 7)], schema=schema,
             function=function)
-        self._insert_call_rendered: bytes | None = None
-        self._insert_call_for_libpq_rendered: bytes | None = None
+        self._insert_calls_rendered: tuple[bytes, bytes] | None = None
         self._leader_connection: Any = None
 
     # The library retries its insert on a lost connection; so does this one.
@@ -168,10 +167,12 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
         connection's lock keeps any other use of it out meanwhile."""
         pgconn = conn.pgconn
         if pgconn.transaction_status != pq.TransactionStatus.IDLE:  # pragma: no cover
+            # Sent by libpq inside an open transaction, the call would not commit; the
+            # pool and the leader only ever hand over idle connections, but psycopg knows.
             return conn.execute(self._insert_sql(conn), params).fetchone()["ids"]
         with conn.lock:
-            result = pgconn.exec_params(self._insert_sql_for_libpq(conn), params, None,
-                                        _SIX_BINARY_PARAMETERS, pq.Format.TEXT)
+            result = pgconn.exec_params(self._insert_sql(conn, for_libpq=True), params,
+                                        None, _SIX_BINARY_PARAMETERS, pq.Format.TEXT)
         if result.status != pq.ExecStatus.TUPLES_OK:
             if pgconn.status != pq.ConnStatus.OK:
                 # As psycopg raises it, so the insert is retried on a new connection.
@@ -309,20 +310,15 @@ class BinaryInsertPostgresApplicationRecorder(PostgresApplicationRecorder):
                 raise failure
         return events, ids
 
-    def _insert_sql(self, conn: Any) -> bytes:
-        """The insert call, rendered once: psycopg renders a composed query again on
-        every execution, quoting its identifiers through libpq."""
-        rendered = self._insert_call_rendered
+    def _insert_sql(self, conn: Any, *, for_libpq: bool = False) -> bytes:
+        """The insert call, rendered once (psycopg renders a composed query again on
+        every execution, quoting its identifiers through libpq): with psycopg's
+        placeholders, or with libpq's own."""
+        rendered = self._insert_calls_rendered
         if rendered is None:
-            rendered = self._insert_call_rendered = self._insert_call.as_bytes(conn)
-        return rendered
-
-    def _insert_sql_for_libpq(self, conn: Any) -> bytes:
-        rendered = self._insert_call_for_libpq_rendered
-        if rendered is None:
-            rendered = self._insert_call_for_libpq_rendered = (
-                self._insert_call_for_libpq.as_bytes(conn))
-        return rendered
+            rendered = self._insert_calls_rendered = (
+                self._insert_call.as_bytes(conn), self._insert_call_for_libpq.as_bytes(conn))
+        return rendered[for_libpq]
 
     @staticmethod
     def _params(events: Sequence[StoredEvent], guards: Sequence[Any]

@@ -24,6 +24,7 @@ POSTGRES_URL = os.environ.get(
     "KINERJA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 UNDER_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(os.environ.get("KINERJA_SHARED_DIR", REPO_ROOT.parent / "shared"))
 
 
 def run_kinerja(settings: Settings, *args: str) -> subprocess.CompletedProcess:
@@ -37,7 +38,7 @@ def run_kinerja(settings: Settings, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", "from api.cli import main; main()", *args],
                           cwd=REPO_ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
-SHARED_DIR = Path(os.environ.get("KINERJA_SHARED_DIR", REPO_ROOT.parent / "shared"))
+
 
 _postgres_checked: list[str | None] = []
 
